@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# listenq: out-of-tree module. Kbuild describes the objects; this Makefile
+# drives builds for the host and for the Debian test kernels.
+#
+#   make                  build for the running kernel -> build/$(uname -r)/listenq.ko
+#   make modules          build for every kernel in KERNELS -> build/<release>/listenq.ko
+#   make check            set up, fetch, build, static checks, kselftests in qemu
+#   make demo             boot the test VM, load listenq, show /proc/listenq
+#   make lint             checkpatch --strict and sparse only
+#
+# KERNELS: Debian LTS lines ("6.1", "6.12", resolved through the meta
+# packages) or exact releases; default "6.1 6.12" (demo: "6.12").
+
+KERNELS ?= 6.1 6.12
+export KERNELS
+
+.PHONY: all module modules kernels tests check demo lint clean
+
+all: module
+
+# A plain out-of-tree build for the running kernel, as on a real host.
+# KDIR= overrides where its headers are.
+module:
+	KDIR="$(KDIR)" scripts/build-module.sh "$$(uname -r)"
+
+kernels:
+	scripts/setup-host.sh
+	scripts/fetch-kernels.sh
+
+modules: kernels
+	@set -e; . scripts/lib.sh; for rel in $$(resolve_kernels); do \
+		scripts/build-module.sh "$$rel"; \
+	done
+
+tests:
+	scripts/setup-host.sh
+	scripts/install-tests.sh
+
+check:
+	scripts/check.sh
+
+demo:
+	KERNELS="$(if $(filter command line environment,$(origin KERNELS)),$(KERNELS),6.12)" scripts/demo.sh
+
+lint: kernels
+	@set -e; . scripts/lib.sh; \
+	perl build/linux-source/scripts/checkpatch.pl --strict --no-tree -f src/*.c include/*.h; \
+	for rel in $$(resolve_kernels); do scripts/build-module.sh "$$rel" C=2; done
+
+clean:
+	rm -rf build/

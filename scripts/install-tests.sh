@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the kselftests and install them, with the kernel's own runner, as
+# build/ksft/{run_kselftest.sh,kselftest/,kselftest-list.txt,listenq/}.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+dest="$BUILD/ksft"
+rm -rf "$dest"
+mkdir -p "$dest" "$BUILD/tests"
+make -s -C "$TOP/tests" OUTPUT="$BUILD/tests" KSFT_DIR="$KSFT_SRC" \
+	INSTALL_PATH="$dest/listenq" install >/dev/null
+make -s -C "$TOP/tests" OUTPUT="$BUILD/tests" KSFT_DIR="$KSFT_SRC" \
+	COLLECTION=listenq emit_tests | grep '^listenq:' > "$dest/kselftest-list.txt"
+cp "$KSFT_SRC/run_kselftest.sh" "$dest/"
+cp -r "$KSFT_SRC/kselftest" "$dest/"

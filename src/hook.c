@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * listenq: installing and removing the hooks, resolving unexported helpers,
+ * and draining tasks out of the module before it goes away.
+ *
+ * inet_listen() is redirected by an ftrace ops with IPMODIFY: the handler
+ * rewrites the return address of the ftrace trampoline, so the call
+ * continues in listenq's function with the original arguments.  On 6.6+
+ * __inet_listen_sk() gets the same treatment in replace mode, for
+ * mptcp_listen(), which calls it on the subflow without inet_listen().
+ * inet_csk_listen_stop() is watched by a kprobe (no IPMODIFY needed): it
+ * runs on every path that takes a socket out of LISTEN (close, shutdown,
+ * disconnect, tcp_abort, MPTCP), after the state change and before the
+ * socket can be freed.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/ftrace.h>
+#include <linux/kprobes.h>
+#include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <asm/cpufeature.h>
+#include <net/inet_common.h>
+
+#include "compat.h"
+#include "listenq.h"
+
+void (*lq_fastopen_init_key_once)(struct net *net);
+
+static atomic_t lq_inflight = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(lq_drain_wq);
+static unsigned long lq_listen_target;
+static bool lq_listen_on, lq_listen_sk_on, lq_stop_on;
+
+/*
+ * Every function that ftrace sends a task into brackets its body with
+ * these, so rmmod can wait for tasks sleeping inside (e.g. in lock_sock()).
+ */
+void notrace lq_hook_enter(void)
+{
+	atomic_inc(&lq_inflight);
+}
+
+void notrace lq_hook_exit(void)
+{
+	if (atomic_dec_and_test(&lq_inflight))
+		wake_up(&lq_drain_wq);
+}
+
+/*
+ * IBT (6.12 is built with X86_KERNEL_IBT): an indirect call must land on an
+ * ENDBR64.  kprobes reports a function's address after its ENDBR (that is
+ * where it probes), and at boot the kernel turns the ENDBR of functions
+ * that are never called indirectly into a 4-byte NOP ("sealing"); calling
+ * those through a pointer would fault.  So step back over an ENDBR that
+ * precedes the address, and accept a target only if it starts with one,
+ * unless IBT is not being enforced on this CPU.
+ */
+#define LQ_ENDBR64		0xfa1e0ff3U	/* f3 0f 1e fa */
+
+static unsigned long lq_call_target(unsigned long addr)
+{
+	u32 insn;
+
+	if (!IS_ENABLED(CONFIG_X86_KERNEL_IBT) || !addr)
+		return addr;
+	if (!copy_from_kernel_nofault(&insn, (void *)addr, sizeof(insn)) &&
+	    insn == LQ_ENDBR64)
+		return addr;
+	if (!copy_from_kernel_nofault(&insn, (void *)(addr - 4), sizeof(insn)) &&
+	    insn == LQ_ENDBR64)
+		return addr - 4;
+	if (cpu_feature_enabled(X86_FEATURE_IBT))
+		return 0;	/* sealed or no ENDBR: not callable */
+	return addr;
+}
+
+/* The probe address of @name (after its ENDBR on IBT kernels), or 0. */
+static unsigned long lq_kprobe_addr(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	unsigned long addr;
+
+	if (register_kprobe(&kp))
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+	return addr;
+}
+
+/*
+ * Resolve the helpers replace mode needs.  kallsyms_lookup_name() is not
+ * exported since 5.7; its address comes from a kprobe on it.  If it cannot
+ * be called either, kprobes alone resolve the (function) symbols needed.
+ * When a helper is missing or not callable, fall back to observe mode.
+ */
+int lq_hook_resolve(bool *replace)
+{
+	unsigned long (*lookup)(const char *name);
+	unsigned long addr = 0;
+
+	if (!*replace)
+		return 0;
+	lookup = (void *)lq_call_target(lq_kprobe_addr("kallsyms_lookup_name"));
+	if (lookup)
+		addr = lookup("tcp_fastopen_init_key_once");
+	if (!addr)
+		addr = lq_kprobe_addr("tcp_fastopen_init_key_once");
+	lq_fastopen_init_key_once = (void *)lq_call_target(addr);
+	if (!lq_fastopen_init_key_once) {
+		pr_warn("tcp_fastopen_init_key_once not callable (%s), falling back to mode=observe\n",
+			addr ? "IBT-sealed" : "not found");
+		*replace = false;
+	}
+	return 0;
+}
+
+static void notrace lq_ftrace_listen(unsigned long ip, unsigned long parent_ip,
+				     struct ftrace_ops *op,
+				     struct ftrace_regs *fregs)
+{
+	int bit;
+
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	/* observe mode calls the stock function from here: let it run */
+	if (!within_module(parent_ip, THIS_MODULE))
+		lq_ftrace_set_ip(fregs, READ_ONCE(lq_listen_target));
+	ftrace_test_recursion_unlock(bit);
+}
+
+static void notrace lq_ftrace_listen_sk(unsigned long ip,
+					unsigned long parent_ip,
+					struct ftrace_ops *op,
+					struct ftrace_regs *fregs)
+{
+	int bit;
+
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	if (!within_module(parent_ip, THIS_MODULE))
+		lq_ftrace_set_ip(fregs, (unsigned long)lq_inet_listen_sk);
+	ftrace_test_recursion_unlock(bit);
+}
+
+/* RECURSION: the handlers do their own ftrace_test_recursion_trylock(). */
+static struct ftrace_ops lq_listen_ops = {
+	.func = lq_ftrace_listen,
+	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION |
+		 LQ_FTRACE_REGS_FLAGS,
+};
+
+static struct ftrace_ops lq_listen_sk_ops = {
+	.func = lq_ftrace_listen_sk,
+	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION |
+		 LQ_FTRACE_REGS_FLAGS,
+};
+
+static int notrace lq_listen_stop_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	lq_registry_stop((struct sock *)regs_get_kernel_argument(regs, 0));
+	return 0;
+}
+
+static struct kprobe lq_stop_kp = {
+	.symbol_name = "inet_csk_listen_stop",
+	.pre_handler = lq_listen_stop_pre,
+};
+
+static int lq_ftrace_on(struct ftrace_ops *ops, const char *name,
+			unsigned long ip)
+{
+	int err;
+
+	if (ip)
+		err = ftrace_set_filter_ip(ops, ip, 0, 0);
+	else
+		err = ftrace_set_filter(ops, (unsigned char *)name,
+					strlen(name), 0);
+	if (err) {
+		pr_err("cannot hook %s: not traceable (%d)\n", name, err);
+		return err;
+	}
+	err = register_ftrace_function(ops);
+	if (err) {
+		pr_err("cannot hook %s: %d%s\n", name, err,
+		       err == -EBUSY ? " (another IPMODIFY user, e.g. a livepatch)" : "");
+		ftrace_free_filter(ops);
+	}
+	return err;
+}
+
+/*
+ * Order: the listen_stop probe first, so that no entry created by the
+ * listen hook can outlive its socket; adoption follows in main.c.
+ */
+int lq_hook_install(bool replace)
+{
+	int err;
+
+	err = register_kprobe(&lq_stop_kp);
+	if (err) {
+		pr_err("cannot probe inet_csk_listen_stop: %d\n", err);
+		return err;
+	}
+	lq_stop_on = true;
+
+	lq_listen_target = replace ? (unsigned long)lq_inet_listen :
+				     (unsigned long)lq_inet_listen_observe;
+	err = lq_ftrace_on(&lq_listen_ops, "inet_listen",
+			   (unsigned long)inet_listen);
+	if (err)
+		goto fail;
+	lq_listen_on = true;
+
+	/*
+	 * Observe mode leaves __inet_listen_sk() alone: its wrapper would have
+	 * to call the unexported (and, under IBT, sealed) stock function, so
+	 * MPTCP subflow listeners are recorded on 6.6+ only by replace mode.
+	 */
+	if (LQ_HAVE_INET_LISTEN_SK && replace) {
+		err = lq_ftrace_on(&lq_listen_sk_ops, LQ_INET_LISTEN_SK_NAME, 0);
+		if (err)
+			goto fail;
+		lq_listen_sk_on = true;
+	}
+	return 0;
+fail:
+	lq_hook_remove();
+	return err;
+}
+
+/*
+ * Draining, so no task returns into freed module text:
+ * 1. unregister the ftrace ops: no new task is redirected afterwards;
+ * 2. synchronize_rcu_tasks(): a task redirected before has left the
+ *    trampoline and, as nothing sleeps between the redirect and
+ *    lq_hook_enter(), has incremented lq_inflight;
+ * 3. wait for lq_inflight to reach 0 (tasks may sleep in lock_sock());
+ * 4. synchronize_rcu_tasks() again: a task that just decremented may still
+ *    be executing the last instructions of the module function.
+ * The kprobe handler runs with preemption disabled and unregister_kprobe()
+ * waits for running handlers itself.
+ */
+void lq_hook_remove(void)
+{
+	bool redirected = lq_listen_on || lq_listen_sk_on;
+
+	if (lq_listen_sk_on) {
+		unregister_ftrace_function(&lq_listen_sk_ops);
+		ftrace_free_filter(&lq_listen_sk_ops);
+		lq_listen_sk_on = false;
+	}
+	if (lq_listen_on) {
+		unregister_ftrace_function(&lq_listen_ops);
+		ftrace_free_filter(&lq_listen_ops);
+		lq_listen_on = false;
+	}
+	if (redirected) {
+		synchronize_rcu_tasks();
+		wait_event(lq_drain_wq, !atomic_read(&lq_inflight));
+		synchronize_rcu_tasks();
+	}
+	if (lq_stop_on) {
+		unregister_kprobe(&lq_stop_kp);
+		lq_stop_on = false;
+	}
+}

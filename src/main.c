@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * listenq: module entry points, parameters and metadata.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/init.h>
+#include <linux/moduleparam.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+
+#include "listenq.h"
+
+static char *mode = "replace";
+module_param(mode, charp, 0444);
+MODULE_PARM_DESC(mode, "replace (default): own inet_listen; observe: record around the stock one");
+
+unsigned int listenq_inject_alloc_fail;
+module_param_named(inject_alloc_fail, listenq_inject_alloc_fail, uint, 0600);
+MODULE_PARM_DESC(inject_alloc_fail, "make every Nth table allocation fail (0: never)");
+
+static int lq_live_tables_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", lq_live_tables());
+}
+
+static int lq_live_tables_set(const char *val, const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
+static const struct kernel_param_ops lq_live_tables_ops = {
+	.set = lq_live_tables_set,
+	.get = lq_live_tables_get,
+};
+
+module_param_cb(live_tables, &lq_live_tables_ops, NULL, 0444);
+MODULE_PARM_DESC(live_tables, "listen_sock tables currently allocated (read-only)");
+
+/*
+ * Init order: resolve helpers, watch listen_stop, redirect listen, adopt
+ * the listeners that already exist, then publish /proc/listenq.  Exit in
+ * reverse: no reader, no redirected task, no probe, then free the rest.
+ */
+static int __init listenq_init(void)
+{
+	bool replace;
+	int err;
+
+	if (!strcmp(mode, "replace")) {
+		replace = true;
+	} else if (!strcmp(mode, "observe")) {
+		replace = false;
+	} else {
+		pr_err("mode=%s: must be replace or observe\n", mode);
+		return -EINVAL;
+	}
+
+	err = lq_hook_resolve(&replace);
+	if (err)
+		return err;
+	err = lq_hook_install(replace);
+	if (err)
+		return err;
+	err = lq_registry_adopt_all();
+	if (err) {
+		pr_err("cannot adopt existing listeners: %d\n", err);
+		goto undo;
+	}
+	err = listenq_procfs_init();
+	if (err) {
+		pr_err("cannot create /proc/listenq: %d\n", err);
+		goto undo;
+	}
+	pr_info("loaded, version %s, mode=%s\n", LISTENQ_VERSION,
+		replace ? "replace" : "observe");
+	return 0;
+undo:
+	lq_hook_remove();
+	lq_registry_exit();
+	return err;
+}
+
+static void __exit listenq_exit(void)
+{
+	listenq_procfs_exit();
+	lq_hook_remove();
+	lq_registry_exit();
+	pr_info("unloaded\n");
+}
+
+module_init(listenq_init);
+module_exit(listenq_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("The listenq developers");
+MODULE_DESCRIPTION("Shows how listen(2) backlogs are clamped and how full each listener's queues are");
+MODULE_VERSION(LISTENQ_VERSION);

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * listenq: /proc/listenq, one header line then one line per listener of
+ * the reader's network namespace.
+ *
+ * The registry lock is held from ->start to ->stop, so each socket shown
+ * is alive (see registry.c).  seq_file restarts at a position: ->start
+ * skips that many matching entries again, so rows added or removed between
+ * two read()s may shift the rest, as in /proc/net/tcp.
+ */
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/uidgid.h>
+#include <net/inet_connection_sock.h>
+#include <net/inet_sock.h>
+#include <net/ipv6.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+
+#include "listenq.h"
+
+/* Private to an open file: the opener's netns, pinned until release. */
+struct lq_seq {
+	struct net *net;
+};
+
+static const char * const lq_limit_names[] = {
+	[LQ_LIMIT_BACKLOG] = "backlog",
+	[LQ_LIMIT_SOMAXCONN] = "somaxconn",
+	[LQ_LIMIT_MAX_SYN_BACKLOG] = "max_syn_backlog",
+	[LQ_LIMIT_FLOOR] = "floor",
+};
+
+static void *lq_seq_start(struct seq_file *seq, loff_t *pos)
+	__acquires(lq_registry)
+{
+	struct lq_seq *st = seq->private;
+
+	lq_registry_lock();
+	__acquire(lq_registry);
+	if (!*pos)
+		return SEQ_START_TOKEN;
+	return lq_registry_first(st->net, *pos - 1);
+}
+
+static void *lq_seq_next(struct seq_file *seq, void *v, loff_t *pos)
+{
+	struct lq_seq *st = seq->private;
+
+	++*pos;
+	if (v == SEQ_START_TOKEN)
+		return lq_registry_first(st->net, 0);
+	return lq_registry_next(st->net, v);
+}
+
+static void lq_seq_stop(struct seq_file *seq, void *v)
+	__releases(lq_registry)
+{
+	lq_registry_unlock();
+	__release(lq_registry);
+}
+
+static void lq_show_local(struct seq_file *seq, struct sock *sk)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	unsigned int port = ntohs(inet->inet_sport);
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		seq_printf(seq, "inet6 [%pI6c]:%u", &sk->sk_v6_rcv_saddr, port);
+		return;
+	}
+#endif
+	seq_printf(seq, "inet %pI4:%u", &inet->inet_rcv_saddr, port);
+}
+
+static int lq_seq_show(struct seq_file *seq, void *v)
+{
+	struct listen_sock *ls = v;
+	struct sock *sk;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(seq, LISTENQ_HEADER "\n");
+		return 0;
+	}
+	sk = ls->sk;
+	seq_printf(seq, "%u ", sock_net(sk)->ns.inum);
+	lq_show_local(seq, sk);
+	seq_printf(seq, " %s %d %d %d %u %s %u %u %u %s %u %s %u %u %lu\n",
+		   ls->origin == LQ_ORIGIN_ADOPTED ? "adopted" : "listen",
+		   ls->cur.backlog, ls->cur.somaxconn,
+		   ls->first_max_syn_backlog,
+		   READ_ONCE(sk->sk_max_ack_backlog),
+		   lq_limit_names[ls->cur.accept_limit_by],
+		   READ_ONCE(sk->sk_ack_backlog),
+		   inet_csk_reqsk_queue_len(sk),
+		   ls->nr_table_entries,
+		   lq_limit_names[ls->syn_limit_by],
+		   ls->max_qlen_log,
+		   ls->vmalloced ? "vzalloc" : "kzalloc",
+		   ls->alloc_bytes,
+		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
+		   sock_i_ino(sk));
+	return 0;
+}
+
+static const struct seq_operations lq_seq_ops = {
+	.start = lq_seq_start,
+	.next = lq_seq_next,
+	.stop = lq_seq_stop,
+	.show = lq_seq_show,
+};
+
+static int lq_proc_open(struct inode *inode, struct file *file)
+{
+	struct lq_seq *st;
+
+	st = __seq_open_private(file, &lq_seq_ops, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->net = get_net(current->nsproxy->net_ns);
+	return 0;
+}
+
+static int lq_proc_release(struct inode *inode, struct file *file)
+{
+	struct seq_file *seq = file->private_data;
+	struct lq_seq *st = seq->private;
+
+	put_net(st->net);
+	return seq_release_private(inode, file);
+}
+
+static const struct proc_ops lq_proc_ops = {
+	.proc_open = lq_proc_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = lq_proc_release,
+};
+
+int listenq_procfs_init(void)
+{
+	if (!proc_create("listenq", 0444, NULL, &lq_proc_ops))
+		return -ENOMEM;
+	return 0;
+}
+
+void listenq_procfs_exit(void)
+{
+	remove_proc_entry("listenq", NULL);
+}

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * listenq: the registry of listeners, one listen_sock per listening socket.
+ *
+ * Locking: one spinlock, always taken with BH disabled, protects the hash.
+ * Entries are added and updated with the socket lock owned (listen path,
+ * adoption) and removed from the inet_csk_listen_stop() probe, which runs
+ * before the socket can be freed, with preemption disabled.  A reader that
+ * finds an entry under the lock may therefore dereference its socket.
+ * Nothing sleeps under the lock; freeing happens outside it, and from the
+ * probe through a work item (vfree() wants process context).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/hashtable.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <net/inet_connection_sock.h>
+#include <net/inet_hashtables.h>
+#include <net/sock.h>
+#include <net/tcp_states.h>
+
+#include "compat.h"
+#include "listenq.h"
+
+#define LQ_HASH_BITS	10
+
+static DEFINE_HASHTABLE(lq_hash, LQ_HASH_BITS);
+static DEFINE_SPINLOCK(lq_lock);
+static LLIST_HEAD(lq_dead);
+
+static void lq_reap(struct work_struct *work)
+{
+	struct listen_sock *ls, *tmp;
+
+	llist_for_each_entry_safe(ls, tmp, llist_del_all(&lq_dead), reap)
+		lq_table_free(ls);
+}
+
+static DECLARE_WORK(lq_reap_work, lq_reap);
+
+static notrace struct listen_sock *lq_find(const struct sock *sk)
+{
+	struct listen_sock *ls;
+
+	hash_for_each_possible(lq_hash, ls, node, (unsigned long)sk)
+		if (ls->sk == sk)
+			return ls;
+	return NULL;
+}
+
+/*
+ * A fresh listen() always wins over what was there (an entry adopted while
+ * the listen path had dropped the socket lock, in observe mode).
+ */
+void notrace lq_registry_add(struct listen_sock *ls)
+{
+	struct listen_sock *old;
+
+	spin_lock_bh(&lq_lock);
+	old = lq_find(ls->sk);
+	if (old)
+		hash_del(&old->node);
+	hash_add(lq_hash, &ls->node, (unsigned long)ls->sk);
+	spin_unlock_bh(&lq_lock);
+	lq_table_free(old);
+}
+
+/* Re-listen on a listener: only the accept side changes. */
+void notrace lq_registry_relisten(struct sock *sk, const struct lq_params *p)
+{
+	struct listen_sock *ls;
+
+	spin_lock_bh(&lq_lock);
+	ls = lq_find(sk);
+	if (ls) {
+		ls->cur.backlog = p->backlog;
+		ls->cur.somaxconn = p->somaxconn;
+		ls->cur.accept_max = p->accept_max;
+		ls->cur.accept_limit_by = p->accept_limit_by;
+	}
+	spin_unlock_bh(&lq_lock);
+}
+
+/* Called for every inet_csk_listen_stop(), from a kprobe: atomic context. */
+void notrace lq_registry_stop(struct sock *sk)
+{
+	struct listen_sock *ls;
+
+	spin_lock_bh(&lq_lock);
+	ls = lq_find(sk);
+	if (ls)
+		hash_del(&ls->node);
+	spin_unlock_bh(&lq_lock);
+	if (ls) {
+		llist_add(&ls->reap, &lq_dead);
+		schedule_work(&lq_reap_work);
+	}
+}
+
+/* Adopt one listener found in lhash2; we hold a reference on it. */
+static int lq_adopt_one(struct sock *sk)
+{
+	struct listen_sock *ls = NULL;
+	struct lq_params p;
+	bool known;
+	int err = 0;
+
+	/*
+	 * Under the socket lock the state cannot go from LISTEN to CLOSE, and
+	 * listen_stop (which would remove us) follows that transition, so an
+	 * entry added here is removed again when the socket stops listening.
+	 */
+	lock_sock(sk);
+	if (sk->sk_state != TCP_LISTEN)
+		goto out;
+	spin_lock_bh(&lq_lock);
+	known = lq_find(sk);
+	spin_unlock_bh(&lq_lock);
+	if (known)
+		goto out;	/* listened through our hook meanwhile */
+
+	lq_params_read(sk, READ_ONCE(sk->sk_max_ack_backlog), &p, false);
+	ls = lq_table_alloc(sk, &p, LQ_ORIGIN_ADOPTED);
+	if (!ls) {
+		err = -ENOMEM;
+		goto out;
+	}
+	spin_lock_bh(&lq_lock);
+	hash_add(lq_hash, &ls->node, (unsigned long)sk);
+	spin_unlock_bh(&lq_lock);
+out:
+	release_sock(sk);
+	return err;
+}
+
+/*
+ * Collect the listeners of one lhash2 bucket with a reference each, so the
+ * bucket lock is not held while adopting (which sleeps).  Returns the
+ * number collected, or -E2BIG when @cap was too small.
+ */
+static int lq_collect(struct inet_listen_hashbucket *ilb2, struct sock **socks,
+		      int cap)
+{
+	struct hlist_nulls_node *node;
+	struct sock *sk;
+	int n = 0;
+
+	spin_lock_bh(&ilb2->lock);
+	sk_nulls_for_each(sk, node, &ilb2->nulls_head) {
+		if (n == cap) {
+			while (n)
+				sock_put(socks[--n]);
+			n = -E2BIG;
+			break;
+		}
+		if (refcount_inc_not_zero(&sk->sk_refcnt))
+			socks[n++] = sk;
+	}
+	spin_unlock_bh(&ilb2->lock);
+	return n;
+}
+
+/*
+ * Walk every TCP listener of every netns (lhash2 is shared) and adopt those
+ * not yet known.  Runs after the hooks are live, so a listener either is in
+ * lhash2 now or will pass through our listen path.
+ */
+int lq_registry_adopt_all(void)
+{
+	struct inet_hashinfo *h = lq_tcp_hashinfo();
+	unsigned int i, failed = 0;
+	struct sock **socks;
+	int cap = 64, n, j;
+
+	socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
+	if (!socks)
+		return -ENOMEM;
+	for (i = 0; i <= h->lhash2_mask; i++) {
+		n = lq_collect(&h->lhash2[i], socks, cap);
+		if (n == -E2BIG) {
+			kfree(socks);
+			cap *= 2;
+			socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
+			if (!socks)
+				return -ENOMEM;
+			i--;	/* same bucket again */
+			continue;
+		}
+		for (j = 0; j < n; j++) {
+			if (lq_adopt_one(socks[j]))
+				failed++;
+			sock_put(socks[j]);
+		}
+		cond_resched();
+	}
+	kfree(socks);
+	if (failed)
+		pr_warn("could not adopt %u listeners (no memory), not shown\n",
+			failed);
+	return 0;
+}
+
+/* Hooks are gone: free what is left without touching any socket. */
+void lq_registry_exit(void)
+{
+	struct listen_sock *ls;
+	struct hlist_node *tmp;
+	HLIST_HEAD(all);
+	int bkt;
+
+	flush_work(&lq_reap_work);
+	spin_lock_bh(&lq_lock);
+	hash_for_each_safe(lq_hash, bkt, tmp, ls, node) {
+		hash_del(&ls->node);
+		hlist_add_head(&ls->node, &all);
+	}
+	spin_unlock_bh(&lq_lock);
+	hlist_for_each_entry_safe(ls, tmp, &all, node)
+		lq_table_free(ls);
+	lq_reap(NULL);
+}
+
+/* For /proc/listenq: iterate the entries of one netns, under the lock. */
+void lq_registry_lock(void)
+	__acquires(lq_registry)
+{
+	spin_lock_bh(&lq_lock);
+}
+
+void lq_registry_unlock(void)
+	__releases(lq_registry)
+{
+	spin_unlock_bh(&lq_lock);
+}
+
+static struct listen_sock *lq_from(const struct net *net, unsigned int bkt,
+				   struct hlist_node *pos)
+{
+	struct listen_sock *ls;
+
+	for (;;) {
+		for (; pos; pos = pos->next) {
+			ls = hlist_entry(pos, struct listen_sock, node);
+			if (net_eq(sock_net(ls->sk), net))
+				return ls;
+		}
+		if (++bkt >= HASH_SIZE(lq_hash))
+			return NULL;
+		pos = lq_hash[bkt].first;
+	}
+}
+
+struct listen_sock *lq_registry_first(const struct net *net, loff_t pos)
+{
+	struct listen_sock *ls = lq_from(net, 0, lq_hash[0].first);
+
+	while (ls && pos--)
+		ls = lq_registry_next(net, ls);
+	return ls;
+}
+
+struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls)
+{
+	return lq_from(net, hash_min((unsigned long)ls->sk, LQ_HASH_BITS),
+		       ls->node.next);
+}

@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for listenq's C kselftests: load and unload the module without
+ * shelling out, and read /proc/listenq whole.
+ */
+#ifndef LISTENQ_TEST_H
+#define LISTENQ_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+
+#define LISTENQ_PROC "/proc/listenq"
+
+/* build/<release>/listenq.ko, seen from the installed build/ksft/listenq/. */
+static inline const char *listenq_ko_path(void)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv("LISTENQ_KO");
+	struct utsname u;
+
+	if (env)
+		return env;
+	uname(&u);
+	snprintf(path, sizeof(path), "../../%s/listenq.ko", u.release);
+	return path;
+}
+
+/* Returns 0 or -errno from finit_module(2). */
+static inline int listenq_load(const char *params)
+{
+	int fd = open(listenq_ko_path(), O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params ? params : "", 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* Returns 0, or -errno from delete_module(2); ENOENT when not loaded. */
+static inline int listenq_unload(void)
+{
+	return syscall(SYS_delete_module, "listenq", O_NONBLOCK) ? -errno : 0;
+}
+
+static inline int listenq_loaded(void)
+{
+	return access("/sys/module/listenq", F_OK) == 0;
+}
+
+/*
+ * Read the whole file with reads of @chunk bytes; returns a malloc'ed,
+ * NUL-terminated buffer or NULL.
+ */
+static inline char *listenq_read_file(const char *path, size_t chunk)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap + 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (!buf || fd < 0)
+		goto fail;
+	for (;;) {
+		if (cap - len < chunk) {
+			char *bigger = realloc(buf, cap * 2 + 1);
+
+			if (!bigger)
+				goto fail;
+			buf = bigger;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, chunk);
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* ---- module parameters ----------------------------------------------- */
+
+#define LISTENQ_PARAMS "/sys/module/listenq/parameters/"
+
+/* Read a file holding one integer; returns 0 or -errno. */
+static inline int lq_read_long(const char *path, long *val)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n ? -errno : -EIO;
+	buf[n] = '\0';
+	*val = strtol(buf, NULL, 0);
+	return 0;
+}
+
+static inline int lq_write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+static inline int lq_write_long(const char *path, long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld\n", val);
+	return lq_write_str(path, buf);
+}
+
+/* A module parameter, e.g. "live_tables"; -1 when unreadable. */
+static inline long lq_param(const char *name)
+{
+	char path[128];
+	long val = -1;
+
+	snprintf(path, sizeof(path), LISTENQ_PARAMS "%s", name);
+	return lq_read_long(path, &val) ? -1 : val;
+}
+
+static inline int lq_param_set(const char *name, long val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), LISTENQ_PARAMS "%s", name);
+	return lq_write_long(path, val);
+}
+
+/*
+ * Wait up to @ms for live_tables to reach @want (tables of closed
+ * listeners are freed from a work item); returns the last value read.
+ */
+static inline long lq_live_tables_wait(long want, int ms)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	long v = lq_param("live_tables");
+
+	for (; v != want && ms > 0; ms -= 10) {
+		nanosleep(&ts, NULL);
+		v = lq_param("live_tables");
+	}
+	return v;
+}
+
+/*
+ * Make sure listenq is loaded in @mode ("replace" or "observe"), reusing
+ * a load in that mode from an earlier test of the same binary.  Returns 0
+ * or -errno.
+ */
+static inline int listenq_use_mode(const char *mode)
+{
+	char params[64], cur[32] = "";
+	int fd, n;
+
+	fd = open(LISTENQ_PARAMS "mode", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, cur, sizeof(cur) - 1);
+		close(fd);
+		cur[n > 0 ? n : 0] = '\0';
+		cur[strcspn(cur, "\n")] = '\0';
+		if (!strcmp(cur, mode) && lq_param("inject_alloc_fail") == 0)
+			return 0;
+	}
+	if (listenq_loaded() && listenq_unload())
+		return -EBUSY;
+	snprintf(params, sizeof(params), "mode=%s", mode);
+	return listenq_load(params);
+}
+
+/* ---- sysctls and network namespaces ------------------------------------ */
+
+/* @name as under /proc/sys, e.g. "net/core/somaxconn". */
+static inline int lq_sysctl_set(const char *name, long val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	return lq_write_long(path, val);
+}
+
+static inline long lq_sysctl(const char *name)
+{
+	char path[256];
+	long val = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	return lq_read_long(path, &val) ? -1 : val;
+}
+
+static inline int lq_set_clamps(int somaxconn, int max_syn_backlog)
+{
+	if (lq_sysctl_set("net/core/somaxconn", somaxconn))
+		return -errno;
+	return lq_sysctl_set("net/ipv4/tcp_max_syn_backlog", max_syn_backlog);
+}
+
+/* Move the caller into a fresh network namespace with lo up. */
+static inline int lq_new_netns(void)
+{
+	struct ifreq ifr = {};
+	int fd, ret;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, "lo");
+	ret = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (!ret) {
+		ifr.ifr_flags |= IFF_UP;
+		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* st_ino of a path, e.g. "/proc/self/ns/net"; 0 on error. */
+static inline unsigned long lq_path_ino(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+static inline unsigned long lq_fd_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+struct lq_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* @ip in text form; returns 0, or -EINVAL for a bad address. */
+static inline int lq_addr(struct lq_addr *a, int family, const char *ip,
+			  unsigned short port)
+{
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		a->len = sizeof(*s6);
+		return inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	a->len = sizeof(*s4);
+	return inet_pton(AF_INET, ip, &s4->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+/* A bound TCP socket (not yet listening); fd or -errno. */
+static inline int lq_bound(int family, const char *ip, unsigned short port)
+{
+	struct lq_addr a;
+	int fd, one = 1, zero = 0;
+
+	if (lq_addr(&a, family, ip, port))
+		return -EINVAL;
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* dual stack, so that ::ffff:a.b.c.d can be bound */
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&a.ss, a.len)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* bind + listen; fd or -errno. */
+static inline int lq_listener(int family, const char *ip, unsigned short port,
+			      int backlog)
+{
+	int fd = lq_bound(family, ip, port);
+
+	if (fd < 0)
+		return fd;
+	if (listen(fd, backlog)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static inline int lq_local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static inline int lq_accepting(int fd)
+{
+	int val = -1;
+	socklen_t len = sizeof(val);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len))
+		return -errno;
+	return val;
+}
+
+/*
+ * Connect a new TCP client to listener @lfd (a wildcard address becomes
+ * the loopback one); returns the client fd or -errno.
+ */
+static inline int lq_connect_to(int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+			s6->sin6_addr = in6addr_loopback;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		if (s4->sin_addr.s_addr == htonl(INADDR_ANY))
+			s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* ---- /proc/listenq, parsed by header names ------------------------------ */
+
+#define LQ_MAX_COLS 64
+
+struct lq_table {
+	char *buf;
+	int ncols;
+	char *names[LQ_MAX_COLS];
+	int nrows;
+	char **cells;		/* nrows * ncols */
+};
+
+static inline void lq_table_free(struct lq_table *t)
+{
+	free(t->buf);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+/*
+ * Read and split /proc/listenq.  Returns 0, -errno when it cannot be
+ * read, or -EBADMSG when a row has not as many fields as the header.
+ */
+static inline int lq_table_read(struct lq_table *t)
+{
+	char *line, *next, *tok, *save;
+	int cap = 64, n;
+
+	memset(t, 0, sizeof(*t));
+	t->buf = listenq_read_file(LISTENQ_PROC, 65536);
+	if (!t->buf)
+		return errno ? -errno : -EIO;
+	t->cells = malloc(sizeof(char *) * cap * LQ_MAX_COLS);
+	if (!t->cells)
+		return -ENOMEM;
+	for (line = t->buf; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (t->ncols == 0) {
+			for (tok = strtok_r(line, " ", &save); tok && t->ncols < LQ_MAX_COLS;
+			     tok = strtok_r(NULL, " ", &save))
+				t->names[t->ncols++] = tok;
+			if (!t->ncols)
+				return -EBADMSG;
+			continue;
+		}
+		if (t->nrows == cap) {
+			char **bigger;
+
+			cap *= 2;
+			bigger = realloc(t->cells, sizeof(char *) * cap * LQ_MAX_COLS);
+			if (!bigger)
+				return -ENOMEM;
+			t->cells = bigger;
+		}
+		n = 0;
+		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+			if (n == t->ncols)
+				return -EBADMSG;
+			t->cells[t->nrows * LQ_MAX_COLS + n++] = tok;
+		}
+		if (n != t->ncols)
+			return -EBADMSG;
+		t->nrows++;
+	}
+	return t->ncols ? 0 : -EBADMSG;
+}
+
+static inline int lq_col(const struct lq_table *t, const char *name)
+{
+	int i;
+
+	for (i = 0; i < t->ncols; i++)
+		if (!strcmp(t->names[i], name))
+			return i;
+	return -1;
+}
+
+/* The cell of @row under column @name, or "?" when there is no such column. */
+static inline const char *lq_cell(const struct lq_table *t, int row, const char *name)
+{
+	int c = lq_col(t, name);
+
+	if (c < 0 || row < 0 || row >= t->nrows)
+		return "?";
+	return t->cells[row * LQ_MAX_COLS + c];
+}
+
+static inline long long lq_cell_num(const struct lq_table *t, int row, const char *name)
+{
+	const char *s = lq_cell(t, row, name);
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end)
+		return LLONG_MIN;
+	return v;
+}
+
+/* Index of the row of socket inode @ino, or -1. */
+static inline int lq_find_inode(const struct lq_table *t, unsigned long ino)
+{
+	int i;
+
+	for (i = 0; i < t->nrows; i++)
+		if (lq_cell_num(t, i, "inode") == (long long)ino)
+			return i;
+	return -1;
+}
+
+/* Row of the socket behind @fd in a fresh read of /proc/listenq: -1 if none. */
+static inline int lq_fd_row(struct lq_table *t, int fd)
+{
+	if (lq_table_read(t))
+		return -2;
+	return lq_find_inode(t, lq_fd_ino(fd));
+}
+
+/* ---- the clamp model, computed independently of the module -------------- */
+
+struct lq_expect {
+	unsigned int accept_max;
+	const char *accept_limit_by;
+	unsigned int syn_table;
+	const char *syn_limit_by;
+	unsigned int max_qlen_log;
+};
+
+static inline void lq_expect(struct lq_expect *e, int backlog, int somaxconn,
+			     int max_syn_backlog)
+{
+	/* candidates in tie-break order */
+	unsigned long long v[3] = { (unsigned int)backlog, (unsigned int)somaxconn,
+				    (unsigned int)max_syn_backlog };
+	static const char * const by[3] = { "backlog", "somaxconn", "max_syn_backlog" };
+	unsigned long long n;
+	int i, best;
+
+	e->accept_max = v[0] <= v[1] ? v[0] : v[1];
+	e->accept_limit_by = v[0] <= v[1] ? by[0] : by[1];
+	best = 0;
+	for (i = 1; i < 3; i++)
+		if (v[i] < v[best])
+			best = i;
+	n = v[best];
+	e->syn_limit_by = by[best];
+	if (n < 8) {
+		n = 8;
+		e->syn_limit_by = "floor";
+	}
+	for (e->syn_table = 1; e->syn_table < n + 1; e->syn_table <<= 1)
+		;
+	for (e->max_qlen_log = 3; (1U << e->max_qlen_log) < e->syn_table; e->max_qlen_log++)
+		;
+}
+
+/* "a.b.c.d:port" or "[v6]:port", as the local column prints it. */
+static inline void lq_local_str(int fd, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len)) {
+		snprintf(out, size, "?");
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, size, "[%s]:%u", ip, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(out, size, "%s:%u", ip, ntohs(s4->sin_port));
+	}
+}
+
+/* ---- inet_diag over NETLINK_SOCK_DIAG ----------------------------------- */
+
+struct lq_diag {
+	unsigned char family, state;
+	unsigned short port;
+	unsigned char addr[16];
+	unsigned int rqueue, wqueue, uid, inode;
+};
+
+/* tcp_diag is a module on Debian; the first dump would load it too. */
+static inline void lq_diag_init(void)
+{
+	if (system("modprobe -q tcp_diag >/dev/null 2>&1 && modprobe -q inet_diag >/dev/null 2>&1"))
+		return;
+}
+
+/*
+ * TCP sockets of @family in states @states (1 << TCP_LISTEN...) of the
+ * caller's netns, into @out (at most @max); returns their number or -errno.
+ */
+static inline int lq_diag_dump(int family, unsigned int states,
+			       struct lq_diag *out, int max)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nlh = {
+			.nlmsg_len = sizeof(msg),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			.nlmsg_seq = 1,
+		},
+		.req = {
+			.sdiag_family = family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = states,
+		},
+	};
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	static char buf[65536] __attribute__((aligned(8)));
+	int fd, n = 0, done = 0;
+	ssize_t len;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0)
+		goto err;
+	while (!done) {
+		struct nlmsghdr *h;
+
+		len = recv(fd, buf, sizeof(buf), 0);
+		if (len < 0)
+			goto err;
+		if (len == 0)
+			break;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				close(fd);
+				return e->error ? e->error : -EIO;
+			}
+			if (n >= max)
+				continue;
+			memset(&out[n], 0, sizeof(out[n]));
+			out[n].family = m->idiag_family;
+			out[n].state = m->idiag_state;
+			out[n].port = ntohs(m->id.idiag_sport);
+			memcpy(out[n].addr, m->id.idiag_src,
+			       m->idiag_family == AF_INET6 ? 16 : 4);
+			out[n].rqueue = m->idiag_rqueue;
+			out[n].wqueue = m->idiag_wqueue;
+			out[n].uid = m->idiag_uid;
+			out[n].inode = m->idiag_inode;
+			n++;
+		}
+	}
+	close(fd);
+	return n;
+err:
+	n = -errno;
+	close(fd);
+	return n;
+}
+
+#define LQ_TCPF_LISTEN (1U << 10)	/* 1 << TCP_LISTEN */
+
+/* The listener of inode @ino among @n rows, or NULL. */
+static inline const struct lq_diag *lq_diag_find(const struct lq_diag *d, int n,
+						 unsigned long ino)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (d[i].inode == ino)
+			return &d[i];
+	return NULL;
+}
+
+/* Listeners of both families of the caller's netns; count or -errno. */
+static inline int lq_diag_listeners(struct lq_diag *out, int max)
+{
+	int n4, n6;
+
+	n4 = lq_diag_dump(AF_INET, LQ_TCPF_LISTEN, out, max);
+	if (n4 < 0)
+		return n4;
+	n6 = lq_diag_dump(AF_INET6, LQ_TCPF_LISTEN, out + n4, max - n4);
+	if (n6 < 0)
+		return n6;
+	return n4 + n6;
+}
+
+/* ---- kernel log --------------------------------------------------------- */
+
+/*
+ * Kernel messages that mean a test broke the kernel (as in lib.sh).
+ * lq_kmsg_open() returns an fd positioned at the end of the log;
+ * lq_kmsg_splats() counts such messages logged since, printing them.
+ */
+static inline int lq_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+static inline int lq_kmsg_splats(int fd)
+{
+	static const char * const bad[] = {
+		"WARNING:", "BUG:", "Oops", "general protection", "UBSAN:",
+		"KASAN:", "KFENCE:", "unreferenced object", "blocked for more than",
+	};
+	char rec[8192];
+	ssize_t n;
+	int splats = 0;
+	size_t i;
+
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			if (strstr(rec, bad[i])) {
+				fprintf(stderr, "# kernel: %s", rec);
+				splats++;
+				break;
+			}
+		}
+	}
+	return splats;
+}
+
+#endif /* LISTENQ_TEST_H */
