@@ -50,6 +50,10 @@ mount -t devtmpfs dev /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm
+# The project tree again on its own share: it may live under /tmp or /root,
+# which the guest has just covered with tmpfs.
+mkdir -p "/newroot$LISTENQ_TOP" 2>/dev/null
+mount -t 9p -o "$opts,ro,cache=loose" top "/newroot$LISTENQ_TOP"
 # The guest kernel's own modules, from the unpacked image.
 mount -t tmpfs tmpfs /newroot/lib/modules
 mkdir -p "/newroot/lib/modules/$(uname -r)"

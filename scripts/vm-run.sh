@@ -75,6 +75,7 @@ timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
 	-serial chardev:con \
 	-chardev "file,id=status,path=$outdir/status" -serial chardev:status \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs local,path="$TOP",mount_tag=top,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$outdir",mount_tag=vmout,security_model=none \
 	-device virtio-rng-pci < /dev/null
 qemu_rc=$?
