@@ -97,7 +97,7 @@ void lq_params_read(struct sock *sk, int received, struct lq_params *p,
 		    bool from_syscall);
 
 /* hook.c */
-extern void (*lq_fastopen_init_key_once)(struct net *net);
+void lq_fastopen_init_key_once(struct net *net);
 int lq_hook_resolve(bool *replace);
 int lq_hook_install(bool replace);
 void lq_hook_remove(void);

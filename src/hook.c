@@ -20,15 +20,13 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
+#include <linux/static_call.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
-#include <asm/cpufeature.h>
 #include <net/inet_common.h>
 
 #include "compat.h"
 #include "listenq.h"
-
-void (*lq_fastopen_init_key_once)(struct net *net);
 
 static atomic_t lq_inflight = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(lq_drain_wq);
@@ -52,33 +50,34 @@ void notrace lq_hook_exit(void)
 
 /*
  * IBT (6.12 is built with X86_KERNEL_IBT): an indirect call must land on an
- * ENDBR64.  kprobes reports a function's address after its ENDBR (that is
- * where it probes), and at boot the kernel turns the ENDBR of functions
- * that are never called indirectly into a 4-byte NOP ("sealing"); calling
- * those through a pointer would fault.  So step back over an ENDBR that
- * precedes the address, and accept a target only if it starts with one,
- * unless IBT is not being enforced on this CPU.
+ * ENDBR64.  Two things get in the way of calling unexported helpers through
+ * a pointer: kprobes reports a function's address after its ENDBR (that is
+ * where it probes), and at boot the kernel turns the ENDBR of functions that
+ * are never called indirectly into a 4-byte NOP ("sealing": seen here for
+ * kallsyms_lookup_name and tcp_fastopen_init_key_once), so an indirect call
+ * to them faults on IBT hardware whatever address is used.  Hence:
+ * - step back over an ENDBR, sealed or not, to the function's first byte;
+ * - never call through a pointer: the helpers are reached by static calls,
+ *   which the kernel patches into direct CALL instructions, and a direct
+ *   call is not subject to IBT.
  */
 #define LQ_ENDBR64		0xfa1e0ff3U	/* f3 0f 1e fa */
+#define LQ_ENDBR_SEALED		0x001f0f66U	/* osp nopl (%rax) */
 
-static unsigned long lq_call_target(unsigned long addr)
+static unsigned long lq_func_start(unsigned long addr)
 {
 	u32 insn;
 
 	if (!IS_ENABLED(CONFIG_X86_KERNEL_IBT) || !addr)
 		return addr;
-	if (!copy_from_kernel_nofault(&insn, (void *)addr, sizeof(insn)) &&
-	    insn == LQ_ENDBR64)
+	if (copy_from_kernel_nofault(&insn, (void *)(addr - 4), sizeof(insn)))
 		return addr;
-	if (!copy_from_kernel_nofault(&insn, (void *)(addr - 4), sizeof(insn)) &&
-	    insn == LQ_ENDBR64)
+	if (insn == LQ_ENDBR64 || insn == LQ_ENDBR_SEALED)
 		return addr - 4;
-	if (cpu_feature_enabled(X86_FEATURE_IBT))
-		return 0;	/* sealed or no ENDBR: not callable */
 	return addr;
 }
 
-/* The probe address of @name (after its ENDBR on IBT kernels), or 0. */
+/* The start of function @name, found by probing it, or 0. */
 static unsigned long lq_kprobe_addr(const char *name)
 {
 	struct kprobe kp = { .symbol_name = name };
@@ -88,33 +87,56 @@ static unsigned long lq_kprobe_addr(const char *name)
 		return 0;
 	addr = (unsigned long)kp.addr;
 	unregister_kprobe(&kp);
-	return addr;
+	return lq_func_start(addr);
+}
+
+/* Defaults until resolved; never called once the hooks are live. */
+static unsigned long lq_no_lookup(const char *name)
+{
+	return 0;
+}
+
+static void lq_no_tfo_key(struct net *net)
+{
+}
+
+DEFINE_STATIC_CALL(lq_lookup_name, lq_no_lookup);
+DEFINE_STATIC_CALL(lq_tfo_key_once, lq_no_tfo_key);
+
+void notrace lq_fastopen_init_key_once(struct net *net)
+{
+	static_call(lq_tfo_key_once)(net);
 }
 
 /*
  * Resolve the helpers replace mode needs.  kallsyms_lookup_name() is not
- * exported since 5.7; its address comes from a kprobe on it.  If it cannot
- * be called either, kprobes alone resolve the (function) symbols needed.
- * When a helper is missing or not callable, fall back to observe mode.
+ * exported since 5.7; its address comes from a kprobe on it.  Should it be
+ * missing, a kprobe on the helper itself gives the address.  Without the
+ * helper, fall back to observe mode.
  */
 int lq_hook_resolve(bool *replace)
 {
-	unsigned long (*lookup)(const char *name);
-	unsigned long addr = 0;
+	unsigned long addr, lookup;
 
 	if (!*replace)
 		return 0;
-	lookup = (void *)lq_call_target(lq_kprobe_addr("kallsyms_lookup_name"));
-	if (lookup)
-		addr = lookup("tcp_fastopen_init_key_once");
+	lookup = lq_kprobe_addr("kallsyms_lookup_name");
+	addr = 0;
+	if (lookup) {
+		static_call_update(lq_lookup_name,
+				   (unsigned long (*)(const char *))lookup);
+		addr = static_call(lq_lookup_name)("tcp_fastopen_init_key_once");
+	}
 	if (!addr)
 		addr = lq_kprobe_addr("tcp_fastopen_init_key_once");
-	lq_fastopen_init_key_once = (void *)lq_call_target(addr);
-	if (!lq_fastopen_init_key_once) {
-		pr_warn("tcp_fastopen_init_key_once not callable (%s), falling back to mode=observe\n",
-			addr ? "IBT-sealed" : "not found");
+	if (!addr) {
+		pr_warn("tcp_fastopen_init_key_once not found, falling back to mode=observe\n");
 		*replace = false;
+		return 0;
 	}
+	static_call_update(lq_tfo_key_once, (void (*)(struct net *))addr);
+	pr_debug("kallsyms_lookup_name: %pS, tcp_fastopen_init_key_once: %pS\n",
+		 (void *)lookup, (void *)addr);
 	return 0;
 }
 
@@ -219,9 +241,10 @@ int lq_hook_install(bool replace)
 	lq_listen_on = true;
 
 	/*
-	 * Observe mode leaves __inet_listen_sk() alone: its wrapper would have
-	 * to call the unexported (and, under IBT, sealed) stock function, so
-	 * MPTCP subflow listeners are recorded on 6.6+ only by replace mode.
+	 * Observe mode leaves __inet_listen_sk() alone: the stock inet_listen()
+	 * it lets run calls it too, so a wrapper would have to tell the two
+	 * callers apart to avoid recording twice.  Hence on 6.6+ MPTCP subflow
+	 * listeners are recorded by replace mode only (and by adoption).
 	 */
 	if (LQ_HAVE_INET_LISTEN_SK && replace) {
 		err = lq_ftrace_on(&lq_listen_sk_ops, LQ_INET_LISTEN_SK_NAME, 0);
