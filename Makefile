@@ -8,6 +8,9 @@
 #   make check            set up, fetch, build, static checks, kselftests in qemu
 #   make demo             boot the test VM, load listenq, show /proc/listenq
 #   make lint             checkpatch --strict and sparse only
+#   make tool             the listenq command -> tools/build/listenq
+#   make install          listenq.ko for the running kernel (KVER=) + the command
+#   make uninstall        remove both
 #
 # KERNELS: Debian LTS lines ("6.1", "6.12", resolved through the meta
 # packages) or exact releases; default "6.1 6.12" (demo: "6.12").
@@ -15,7 +18,7 @@
 KERNELS ?= 6.1 6.12
 export KERNELS
 
-.PHONY: all module modules kernels tests check demo lint clean
+.PHONY: all module modules kernels tests check demo lint clean tool install uninstall
 
 all: module
 
@@ -23,6 +26,31 @@ all: module
 # KDIR= overrides where its headers are.
 module:
 	KDIR="$(KDIR)" scripts/build-module.sh "$$(uname -r)"
+
+# The listenq command -> tools/build/listenq.
+tool:
+	$(MAKE) -C tools
+
+# make install: listenq.ko for the running kernel (KVER= another) into
+# /lib/modules/$(KVER)/updates, depmod, and the listenq command into
+# $(PREFIX)/sbin. DESTDIR= stages both under another root.
+KVER ?= $(shell uname -r)
+PREFIX ?= /usr/local
+# Explicit: kbuild's default for external modules is extra on 6.1, updates on 6.12.
+INSTALL_MOD_DIR = updates
+DEPMOD = depmod $(if $(DESTDIR),-b "$(DESTDIR)") "$(KVER)"
+
+install: tool
+	KDIR="$(KDIR)" scripts/build-module.sh "$(KVER)"
+	KDIR="$(KDIR)" scripts/build-module.sh "$(KVER)" INSTALL_MOD_PATH="$(DESTDIR)" \
+		INSTALL_MOD_DIR="$(INSTALL_MOD_DIR)" modules_install
+	$(DEPMOD)
+	$(MAKE) -C tools install DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)"
+
+uninstall:
+	rm -f "$(DESTDIR)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)"/listenq.ko*
+	$(DEPMOD)
+	$(MAKE) -C tools uninstall DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)"
 
 kernels:
 	scripts/setup-host.sh
@@ -49,4 +77,5 @@ lint: kernels
 	for rel in $$(resolve_kernels); do scripts/build-module.sh "$$rel" C=2; done
 
 clean:
+	$(MAKE) -C tools clean
 	rm -rf build/

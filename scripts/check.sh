@@ -29,6 +29,11 @@ add_counts() {
 	FAIL=$((FAIL + f))
 	SKIP=$((SKIP + s))
 }
+# add_ktap_counts LOG: the results of a host-side KTAP script.
+add_ktap_counts() {
+	add_counts "$(grep -E '^(not )?ok ' "$1" |
+		awk '{ if ($1 == "not") f++; else if ($0 ~ /# SKIP/) s++; else p++ } END { print p + 0, f + 0, s + 0 }')"
+}
 finish() {
 	echo "# wall time: $((SECONDS / 60))m$((SECONDS % 60))s"
 	echo "$PASS passed, $FAIL failed, $SKIP skipped"
@@ -58,6 +63,10 @@ grep -E 'ERROR|WARNING|CHECK' "$logs/checkpatch.log"
 ! grep -qE 'ERROR|WARNING|CHECK' "$logs/checkpatch.log"
 record "checkpatch --strict on src/ and include/" $?
 
+"$TOP/tests/host/tool_tests.sh" > "$logs/tool-tests.log" 2>&1
+sed "s/^/# [tools] /" "$logs/tool-tests.log"
+add_ktap_counts "$logs/tool-tests.log"
+
 for rel in "${RELEASES[@]}"; do
 	# C=2 runs sparse on every file while building with W=1 -Werror.
 	"$TOP/scripts/build-module.sh" "$rel" C=2 > "$logs/build-$rel.log" 2>&1
@@ -79,7 +88,6 @@ for rel in "${RELEASES[@]}"; do
 
 	"$TOP/tests/host/vm_runner.sh" "$rel" > "$logs/vm-runner-$rel.log" 2>&1
 	sed "s/^/# [host] /" "$logs/vm-runner-$rel.log"
-	add_counts "$(grep -E '^(not )?ok ' "$logs/vm-runner-$rel.log" |
-		awk '{ if ($1 == "not") f++; else if ($0 ~ /# SKIP/) s++; else p++ } END { print p + 0, f + 0, s + 0 }')"
+	add_ktap_counts "$logs/vm-runner-$rel.log"
 done
 finish

@@ -5,6 +5,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# The VM test of the listenq command runs tools/build/listenq.
+make -s -C "$TOP/tools"
+
 dest="$BUILD/ksft"
 rm -rf "$dest"
 mkdir -p "$dest" "$BUILD/tests"

@@ -7,7 +7,7 @@ set -euo pipefail
 
 PKGS=(build-essential bc bison flex libelf-dev libssl-dev kmod xz-utils cpio
       rsync sparse busybox-static qemu-system-x86 seabios iproute2 nftables procps
-      linux-source-6.12)
+      linux-source-6.12 tmux jq dkms python3)
 
 missing=()
 for p in "${PKGS[@]}"; do

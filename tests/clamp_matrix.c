@@ -119,17 +119,7 @@ FIXTURE(matrix) {
 	unsigned long netns;
 };
 
-FIXTURE_VARIANT(matrix) {
-	const char *mode;
-};
-
-FIXTURE_VARIANT_ADD(matrix, replace) {
-	.mode = "replace",
-};
-
-FIXTURE_VARIANT_ADD(matrix, observe) {
-	.mode = "observe",
-};
+LQ_MODE_VARIANTS(matrix);
 
 FIXTURE_SETUP(matrix)
 {

@@ -704,6 +704,37 @@ static inline int lq_diag_listeners(struct lq_diag *out, int max)
 	return n4 + n6;
 }
 
+/*
+ * A connect() can return before the listener has processed the client's
+ * final ACK (loopback delivers it from softirq, maybe in ksoftirqd): wait
+ * up to 5 s until the listeners on @port have @n connections queued in
+ * all.  Returns the last total seen.
+ */
+static inline int lq_wait_port_queued(unsigned short port, unsigned int n)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	struct lq_diag d[64];
+	unsigned int total = 0;
+	int tries, i, nd;
+
+	for (tries = 0; tries < 5000; tries++) {
+		nd = lq_diag_listeners(d, 64);
+		total = 0;
+		for (i = 0; i < nd; i++)
+			if (d[i].port == port)
+				total += d[i].rqueue;
+		if (total == n)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return total;
+}
+
+static inline int lq_wait_queued(int lfd, unsigned int n)
+{
+	return lq_wait_port_queued(lq_local_port(lfd), n);
+}
+
 /* ---- kernel log --------------------------------------------------------- */
 
 /*
@@ -750,5 +781,20 @@ static inline int lq_kmsg_splats(int fd)
 	}
 	return splats;
 }
+
+/*
+ * One fixture variant per module mode, each carrying its mode= value; for
+ * files that include kselftest_harness.h.
+ */
+#define LQ_MODE_VARIANTS(fixture)			\
+	FIXTURE_VARIANT(fixture) {			\
+		const char *mode;			\
+	};						\
+	FIXTURE_VARIANT_ADD(fixture, replace) {		\
+		.mode = "replace",			\
+	};						\
+	FIXTURE_VARIANT_ADD(fixture, observe) {		\
+		.mode = "observe",			\
+	}
 
 #endif /* LISTENQ_TEST_H */

@@ -6,6 +6,7 @@
  * following connects and accepts.
  */
 #include <sys/fsuid.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "listenq_test.h"
@@ -15,17 +16,7 @@ FIXTURE(queue) {
 	struct lq_table t;
 };
 
-FIXTURE_VARIANT(queue) {
-	const char *mode;
-};
-
-FIXTURE_VARIANT_ADD(queue, replace) {
-	.mode = "replace",
-};
-
-FIXTURE_VARIANT_ADD(queue, observe) {
-	.mode = "observe",
-};
+LQ_MODE_VARIANTS(queue);
 
 FIXTURE_SETUP(queue)
 {
@@ -228,6 +219,7 @@ TEST_F(queue, shutdown_then_listen_again)
 		ASSERT_LE(0, fd);
 		cl = lq_connect_to(fd);
 		ASSERT_LE(0, cl);
+		EXPECT_EQ(1, lq_wait_queued(fd, 1));
 		row = row_of(_metadata, &self->t, fd);
 		EXPECT_STREQ("vzalloc", lq_cell(&self->t, row, "alloc"));
 		EXPECT_STREQ("1", lq_cell(&self->t, row, "accept_len"));
@@ -314,6 +306,7 @@ TEST_F(queue, accept_len_follows_connects_and_accepts)
 	for (i = 0; i < 3; i++) {
 		cl[i] = lq_connect_to(fd);
 		ASSERT_LE(0, cl[i]);
+		EXPECT_EQ(i + 1, lq_wait_queued(fd, i + 1));
 		row = row_of(_metadata, &self->t, fd);
 		snprintf(want, sizeof(want), "%d", i + 1);
 		EXPECT_STREQ(want, lq_cell(&self->t, row, "accept_len"));
@@ -361,6 +354,103 @@ TEST_F(queue, uid_and_inode)
 	EXPECT_LT(0, lq_local_port(fd));
 	EXPECT_EQ(r->port, lq_local_port(fd));
 	close(fd);
+}
+
+/*
+ * syn_len counts half-open requests: with the clients' final ACKs dropped
+ * (nft in this netns), each connect leaves one request in SYN_RECV.
+ */
+TEST_F(queue, syn_len_counts_half_open)
+{
+	struct lq_diag d[16];
+	char cmd[512], want[8];
+	int fd, cl[3], i, n, row, port;
+
+	fd = lq_listener(AF_INET, "127.0.0.1", 0, 50);
+	ASSERT_LE(0, fd);
+	port = lq_local_port(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "nft -f - >/dev/null 2>&1 <<'EOF'\n"
+		 "table inet listenq_test {\n"
+		 "  chain in {\n"
+		 "    type filter hook input priority 0;\n"
+		 "    tcp dport %d tcp flags & (syn | ack) == ack drop\n"
+		 "  }\n"
+		 "}\n"
+		 "EOF\n", port);
+	if (system(cmd)) {
+		close(fd);
+		SKIP(return, "nft cannot add a rule");
+	}
+	for (i = 0; i < 3; i++) {
+		cl[i] = lq_connect_to(fd);
+		ASSERT_LE(0, cl[i]);
+		row = row_of(_metadata, &self->t, fd);
+		snprintf(want, sizeof(want), "%d", i + 1);
+		EXPECT_STREQ(want, lq_cell(&self->t, row, "syn_len"));
+		EXPECT_STREQ("0", lq_cell(&self->t, row, "accept_len"));
+	}
+	n = lq_diag_dump(AF_INET, 1U << 3 /* TCP_SYN_RECV */, d, 16);
+	EXPECT_EQ(3, n);
+	for (i = 0; i < 3; i++)
+		close(cl[i]);
+	close(fd);
+	EXPECT_EQ(0, system("nft delete table inet listenq_test"));
+	EXPECT_EQ(self->base, lq_live_tables_wait(self->base, 5000));
+}
+
+/*
+ * The uid column maps the owner into the reader's user namespace: a
+ * reader in a userns mapping 4242 to 100 sees 100, and an owner that is
+ * not mapped there shows as the overflow uid.
+ */
+TEST_F(queue, uid_mapped_into_readers_userns)
+{
+	int sync1[2], sync2[2], mine, theirs, status;
+	char path[64], c;
+	pid_t pid;
+
+	setfsuid(4242);
+	mine = socket(AF_INET, SOCK_STREAM, 0);
+	setfsuid(0);
+	ASSERT_LE(0, mine);
+	ASSERT_EQ(0, listen(mine, 3));
+	theirs = lq_listener(AF_INET, "127.0.0.1", 0, 3);	/* owned by 0 */
+	ASSERT_LE(0, theirs);
+	ASSERT_EQ(0, pipe(sync1));
+	ASSERT_EQ(0, pipe(sync2));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct lq_table t;
+		int r1, r2;
+
+		if (unshare(CLONE_NEWUSER) || write(sync1[1], "u", 1) != 1 ||
+		    read(sync2[0], &c, 1) != 1)
+			_exit(1);
+		if (lq_table_read(&t))
+			_exit(2);
+		r1 = lq_find_inode(&t, lq_fd_ino(mine));
+		r2 = lq_find_inode(&t, lq_fd_ino(theirs));
+		if (r1 < 0 || r2 < 0)
+			_exit(3);
+		if (strcmp(lq_cell(&t, r1, "uid"), "100"))
+			_exit(4);
+		if (strcmp(lq_cell(&t, r2, "uid"), "65534"))
+			_exit(5);
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(sync1[0], &c, 1));
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+	EXPECT_EQ(0, lq_write_str(path, "100 4242 1\n"));
+	ASSERT_EQ(1, write(sync2[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		TH_LOG("reader in the userns: status %#x (3: rows missing, 4: mapped uid wrong, 5: unmapped uid not 65534)",
+		       status);
+	}
+	close(mine);
+	close(theirs);
 }
 
 int main(int argc, char **argv)
