@@ -3,7 +3,9 @@
 # The demo, inside the test VM. Usage: demo-guest.sh path/to/listenq.ko
 set -euo pipefail
 ko=$1
-hold="$(dirname "$0")/../build/tests/listen_hold"
+top="$(dirname "$0")/.."
+hold="$top/build/tests/listen_hold"
+export PATH="$top/tools/build:$PATH"	# the listenq command
 
 show() { echo; echo "\$ $*"; "$@"; }
 
@@ -14,7 +16,7 @@ show sysctl -w net.core.somaxconn=1024 net.ipv4.tcp_max_syn_backlog=1000
 # tcp_max_syn_backlog the SYN table; 0: the SYN table's floor of 8;
 # 300: a SYN table above a page, from vzalloc.
 "$hold" 127.0.0.1:8001:16 127.0.0.1:8002:4096 '[::1]:8003:0' 0.0.0.0:8004:300 -- \
-	bash -c 'echo; echo "\$ cat /proc/listenq"; cat /proc/listenq; echo; echo "\$ ss -ltn"; ss -ltn'
+	bash -c 'for cmd in "cat /proc/listenq" "ss -ltn" listenq; do echo; echo "\$ $cmd"; $cmd; done'
 show rmmod listenq
 echo
 echo "listenq demo on $(uname -r): done"
