@@ -16,7 +16,9 @@
 #define LISTENQ_HEADER							\
 	"netns family local origin backlog somaxconn max_syn_backlog "	\
 	"accept_max accept_limit_by accept_len syn_len syn_table "	\
-	"syn_limit_by max_qlen_log alloc alloc_bytes uid inode"
+	"syn_limit_by max_qlen_log alloc alloc_bytes uid inode "	\
+	"accept_peak syn_peak overflows drops reqq_full_drops "		\
+	"reqq_full_cookies cookies_sent"
 
 struct sock;
 struct socket;
@@ -46,6 +48,23 @@ struct lq_params {
 	u8 accept_limit_by;	/* LQ_LIMIT_BACKLOG or LQ_LIMIT_SOMAXCONN */
 };
 
+/* Per-listener counters: each is this listener's share of one MIB counter. */
+enum lq_counter {
+	LQ_CNT_OVERFLOWS,	/* LINUX_MIB_LISTENOVERFLOWS */
+	LQ_CNT_DROPS,		/* LINUX_MIB_LISTENDROPS */
+	LQ_CNT_REQQ_FULL_DROPS,	/* LINUX_MIB_TCPREQQFULLDROP */
+	LQ_CNT_REQQ_FULL_COOKIES, /* LINUX_MIB_TCPREQQFULLDOCOOKIES */
+	LQ_CNT_COOKIES_SENT,	/* LINUX_MIB_SYNCOOKIESSENT */
+	LQ_NR_COUNTERS
+};
+
+/* Live state of one listener, under the registry lock. */
+struct lq_live {
+	u32 accept_peak;
+	u32 syn_peak;
+	u64 cnt[LQ_NR_COUNTERS];
+};
+
 /*
  * The classic per-listener SYN queue model, one per listening socket.  The
  * first part doubles as the registry entry: one allocation per listen(), so
@@ -65,6 +84,7 @@ struct listen_sock {
 	u32 nr_table_entries;
 	u32 hash_rnd;
 	u32 alloc_bytes;
+	struct lq_live live;		/* peaks and counters, under lq_lock */
 	spinlock_t syn_lock;		/* for the SYN table, used by the next issue */
 	struct request_sock *syn_table[];
 };
@@ -79,6 +99,8 @@ void lq_table_free(struct listen_sock *ls);
 int lq_live_tables(void);
 
 /* registry.c */
+void lq_registry_charge(const struct sock *sk, const unsigned long *delta);
+void lq_registry_reset(const struct net *net);
 void lq_registry_add(struct listen_sock *ls);
 void lq_registry_relisten(struct sock *sk, const struct lq_params *p);
 void lq_registry_stop(struct sock *sk);
@@ -103,6 +125,12 @@ int lq_hook_install(bool replace);
 void lq_hook_remove(void);
 void lq_hook_enter(void);
 void lq_hook_exit(void);
+
+/* livestate.c */
+void lq_live_apply(struct lq_live *live, const struct sock *sk,
+		   const unsigned long *delta);
+int lq_live_install(void);
+void lq_live_remove(void);
 
 /* procfs.c */
 int listenq_procfs_init(void);

@@ -17,6 +17,16 @@ show sysctl -w net.core.somaxconn=1024 net.ipv4.tcp_max_syn_backlog=1000
 # 300: a SYN table above a page, from vzalloc.
 "$hold" 127.0.0.1:8001:16 127.0.0.1:8002:4096 '[::1]:8003:0' 0.0.0.0:8004:300 -- \
 	bash -c 'for cmd in "cat /proc/listenq" "ss -ltn" listenq; do echo; echo "\$ $cmd"; $cmd; done'
+# An accept-queue overflow: backlog 2, 6 clients never accepted.  The
+# kernel lets 3 in (backlog + 1); the other SYNs are dropped and counted,
+# per listener, in overflows and drops, as nstat counts them host-wide.
+show nstat -n
+"$hold" -c 6 127.0.0.1:8005:2 -- \
+	bash -c 'echo; echo "\$ cat /proc/listenq"; cat /proc/listenq;
+		 echo; echo "\$ nstat -z TcpExtListenOverflows TcpExtListenDrops";
+		 nstat -z TcpExtListenOverflows TcpExtListenDrops;
+		 echo; echo "\$ echo reset > /proc/listenq; cat /proc/listenq";
+		 echo reset > /proc/listenq; cat /proc/listenq'
 show rmmod listenq
 echo
 echo "listenq demo on $(uname -r): done"

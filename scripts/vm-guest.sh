@@ -23,5 +23,10 @@ sync
 echo "EXIT $rc" > /dev/ttyS1
 # Let the UART drain before the power goes.
 sleep 1
+# PID 1 must not exit while the power-off runs: that panics ("Attempted to
+# kill init") and fails a passing run.  Power-off shuts the 9p root down, so
+# an external command started after it may fail (exit 127); start the
+# sleeper first and wait for it with the builtin, looping if it dies.
+sleep 60 &
 echo o > /proc/sysrq-trigger
-sleep 10 2>/dev/null
+while :; do wait; done

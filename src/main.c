@@ -63,6 +63,9 @@ static int __init listenq_init(void)
 	err = lq_hook_install(replace);
 	if (err)
 		return err;
+	err = lq_live_install();
+	if (err)
+		goto undo;
 	err = lq_registry_adopt_all();
 	if (err) {
 		pr_err("cannot adopt existing listeners: %d\n", err);
@@ -77,6 +80,7 @@ static int __init listenq_init(void)
 		replace ? "replace" : "observe");
 	return 0;
 undo:
+	lq_live_remove();
 	lq_hook_remove();
 	lq_registry_exit();
 	return err;
@@ -85,6 +89,7 @@ undo:
 static void __exit listenq_exit(void)
 {
 	listenq_procfs_exit();
+	lq_live_remove();
 	lq_hook_remove();
 	lq_registry_exit();
 	pr_info("unloaded\n");

@@ -9,7 +9,10 @@
  * two read()s may shift the rest, as in /proc/net/tcp.
  */
 #include <linux/proc_fs.h>
+#include <linux/capability.h>
+#include <linux/nsproxy.h>
 #include <linux/seq_file.h>
+#include <linux/uaccess.h>
 #include <linux/uidgid.h>
 #include <net/inet_connection_sock.h>
 #include <net/inet_sock.h>
@@ -86,7 +89,7 @@ static int lq_seq_show(struct seq_file *seq, void *v)
 	sk = ls->sk;
 	seq_printf(seq, "%u ", sock_net(sk)->ns.inum);
 	lq_show_local(seq, sk);
-	seq_printf(seq, " %s %d %d %d %u %s %u %u %u %s %u %s %u %u %lu\n",
+	seq_printf(seq, " %s %d %d %d %u %s %u %u %u %s %u %s %u %u %lu",
 		   ls->origin == LQ_ORIGIN_ADOPTED ? "adopted" : "listen",
 		   ls->cur.backlog, ls->cur.somaxconn,
 		   ls->first_max_syn_backlog,
@@ -101,6 +104,12 @@ static int lq_seq_show(struct seq_file *seq, void *v)
 		   ls->alloc_bytes,
 		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
 		   sock_i_ino(sk));
+	seq_printf(seq, " %u %u %llu %llu %llu %llu %llu\n",
+		   ls->live.accept_peak, ls->live.syn_peak,
+		   ls->live.cnt[LQ_CNT_OVERFLOWS], ls->live.cnt[LQ_CNT_DROPS],
+		   ls->live.cnt[LQ_CNT_REQQ_FULL_DROPS],
+		   ls->live.cnt[LQ_CNT_REQQ_FULL_COOKIES],
+		   ls->live.cnt[LQ_CNT_COOKIES_SENT]);
 	return 0;
 }
 
@@ -131,16 +140,45 @@ static int lq_proc_release(struct inode *inode, struct file *file)
 	return seq_release_private(inode, file);
 }
 
+/*
+ * "reset" (optionally newline-terminated) zeroes the peaks and counters of
+ * the writer's netns.  The capability is checked against that netns's
+ * owning user namespace, so a container root can reset its own rows only.
+ */
+#define LQ_WRITE_MAX	64
+
+static ssize_t lq_proc_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	struct net *net = current->nsproxy->net_ns;
+	char buf[LQ_WRITE_MAX + 1];
+
+	if (!ns_capable(net->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (count > LQ_WRITE_MAX)
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	/* compare lengths too: "reset\0junk" is not "reset" */
+	buf[count] = '\0';
+	if (strlen(buf) != count ||
+	    (strcmp(buf, "reset") && strcmp(buf, "reset\n")))
+		return -EINVAL;
+	lq_registry_reset(net);
+	return count;
+}
+
 static const struct proc_ops lq_proc_ops = {
 	.proc_open = lq_proc_open,
 	.proc_read = seq_read,
+	.proc_write = lq_proc_write,
 	.proc_lseek = seq_lseek,
 	.proc_release = lq_proc_release,
 };
 
 int listenq_procfs_init(void)
 {
-	if (!proc_create("listenq", 0444, NULL, &lq_proc_ops))
+	if (!proc_create("listenq", 0644, NULL, &lq_proc_ops))
 		return -ENOMEM;
 	return 0;
 }

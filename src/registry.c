@@ -82,6 +82,36 @@ void notrace lq_registry_relisten(struct sock *sk, const struct lq_params *p)
 	spin_unlock_bh(&lq_lock);
 }
 
+/*
+ * Charge MIB deltas (and the current queue lengths, for the peaks) to the
+ * listener @sk, from softirq.  @sk is only compared until found: an entry
+ * in the registry means listen_stop has not run, so the socket is alive.
+ */
+void notrace lq_registry_charge(const struct sock *sk,
+				const unsigned long *delta)
+{
+	struct listen_sock *ls;
+
+	spin_lock_bh(&lq_lock);
+	ls = lq_find(sk);
+	if (ls)
+		lq_live_apply(&ls->live, sk, delta);
+	spin_unlock_bh(&lq_lock);
+}
+
+/* echo reset > /proc/listenq: zero the peaks and counters of @net. */
+void lq_registry_reset(const struct net *net)
+{
+	struct listen_sock *ls;
+	int bkt;
+
+	spin_lock_bh(&lq_lock);
+	hash_for_each(lq_hash, bkt, ls, node)
+		if (net_eq(sock_net(ls->sk), net))
+			memset(&ls->live, 0, sizeof(ls->live));
+	spin_unlock_bh(&lq_lock);
+}
+
 /* Called for every inet_csk_listen_stop(), from a kprobe: atomic context. */
 void notrace lq_registry_stop(struct sock *sk)
 {

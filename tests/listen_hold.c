@@ -4,9 +4,11 @@
  * them. Used by `make demo` and by tests that need listeners of given
  * backlogs around a shell command.
  *
- *   listen_hold ADDR:PORT:BACKLOG... -- COMMAND [ARGS...]
+ *   listen_hold [-c N] ADDR:PORT:BACKLOG... -- COMMAND [ARGS...]
  *
  * ADDR is an IPv4 address or an IPv6 one in brackets ([::1]:80:128).
+ * -c N connects N non-blocking clients, never accepted, to each listener
+ * named after it (an accept-queue overflow once N > BACKLOG + 1).
  * The exit status is COMMAND's.
  */
 #include <arpa/inet.h>
@@ -18,6 +20,26 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* @n clients to listener @fd, left open and never accepted. */
+static int connect_clients(int fd, int n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int c;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -1;
+	while (n-- > 0) {
+		c = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (c < 0)
+			return -1;
+		if (connect(c, (struct sockaddr *)&ss, len) && errno != EINPROGRESS)
+			return -1;
+	}
+	usleep(200 * 1000);	/* let the handshakes (and drops) happen */
+	return 0;
+}
 
 static int open_listener(const char *spec)
 {
@@ -74,18 +96,23 @@ static int open_listener(const char *spec)
 
 int main(int argc, char **argv)
 {
-	int i, status;
+	int i, fd, status, clients = 0;
 	pid_t pid;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		if (open_listener(argv[i]) < 0) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+			clients = atoi(argv[++i]);
+			continue;
+		}
+		fd = open_listener(argv[i]);
+		if (fd < 0 || connect_clients(fd, clients)) {
 			fprintf(stderr, "listen_hold: %s: %s\n", argv[i],
 				errno ? strerror(errno) : "bad ADDR:PORT:BACKLOG");
 			return 2;
 		}
 	}
 	if (i + 1 >= argc) {
-		fprintf(stderr, "usage: listen_hold ADDR:PORT:BACKLOG... -- COMMAND [ARGS...]\n");
+		fprintf(stderr, "usage: listen_hold [-c N] ADDR:PORT:BACKLOG... -- COMMAND [ARGS...]\n");
 		return 2;
 	}
 	pid = fork();

@@ -735,6 +735,192 @@ static inline int lq_wait_queued(int lfd, unsigned int n)
 	return lq_wait_port_queued(lq_local_port(lfd), n);
 }
 
+/* ---- live state: nstat counters, per-listener sums, SYN sender --------- */
+
+/* The /proc/listenq counter columns and the TcpExt counter each mirrors. */
+#define LQ_NR_LIVE 5
+static const char * const lq_live_cols[LQ_NR_LIVE] = {
+	"overflows", "drops", "reqq_full_drops", "reqq_full_cookies",
+	"cookies_sent",
+};
+static const char * const lq_live_mibs[LQ_NR_LIVE] = {
+	"ListenOverflows", "ListenDrops", "TCPReqQFullDrop",
+	"TCPReqQFullDoCookies", "SyncookiesSent",
+};
+
+/* TcpExt @names of the caller's netns (/proc/net/netstat) into @val. */
+static inline int lq_nstat(const char * const *names, int n, long long *val)
+{
+	char *buf = listenq_read_file("/proc/net/netstat", 65536);
+	char *hdr, *vals, *h, *v, *hs, *vs;
+	int i, found = 0;
+
+	if (!buf)
+		return -errno;
+	hdr = strstr(buf, "TcpExt: ");
+	vals = hdr ? strstr(hdr + 1, "TcpExt: ") : NULL;
+	if (!vals) {
+		free(buf);
+		return -EBADMSG;
+	}
+	*strchr(hdr, '\n') = '\0';
+	*strchrnul(vals, '\n') = '\0';
+	h = strtok_r(hdr + 8, " ", &hs);
+	v = strtok_r(vals + 8, " ", &vs);
+	for (; h && v; h = strtok_r(NULL, " ", &hs), v = strtok_r(NULL, " ", &vs))
+		for (i = 0; i < n; i++)
+			if (!strcmp(h, names[i])) {
+				val[i] = atoll(v);
+				found++;
+			}
+	free(buf);
+	return found == n ? 0 : -ENOENT;
+}
+
+/* Sum of column @name over every row of the reader's netns. */
+static inline long long lq_sum_col(const struct lq_table *t, const char *name)
+{
+	long long sum = 0, v;
+	int i;
+
+	for (i = 0; i < t->nrows; i++) {
+		v = lq_cell_num(t, i, name);
+		if (v == LLONG_MIN)
+			return LLONG_MIN;
+		sum += v;
+	}
+	return sum;
+}
+
+/*
+ * One consistent sample: the nstat counters (minus @base) and the column
+ * sums of /proc/listenq, taken while the nstat counters did not move.
+ * Returns 0, or -EAGAIN if traffic never settled.
+ */
+static inline int lq_live_sample(const long long *base, long long *mib,
+				 long long *rows, struct lq_table *t)
+{
+	long long again[LQ_NR_LIVE];
+	int tries, i;
+
+	for (tries = 0; tries < 50; tries++) {
+		if (lq_nstat(lq_live_mibs, LQ_NR_LIVE, mib) ||
+		    lq_table_read(t))
+			return -EIO;
+		if (lq_nstat(lq_live_mibs, LQ_NR_LIVE, again))
+			return -EIO;
+		if (!memcmp(mib, again, sizeof(again))) {
+			for (i = 0; i < LQ_NR_LIVE; i++) {
+				mib[i] -= base[i];
+				rows[i] = lq_sum_col(t, lq_live_cols[i]);
+			}
+			return 0;
+		}
+		lq_table_free(t);
+		usleep(20000);
+	}
+	return -EAGAIN;
+}
+
+static inline unsigned short lq_csum_fold(unsigned long sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+static inline unsigned long lq_csum_add(unsigned long sum, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (b[i] << 8) | b[i + 1];
+	if (len & 1)
+		sum += b[len - 1] << 8;
+	return sum;
+}
+
+/*
+ * A raw socket that sends bare SYNs from forged sources (IPv4: IP_HDRINCL;
+ * IPv6: IPV6_HDRINCL): the SYN-ACKs go to addresses that do not answer, so
+ * each SYN leaves a real half-open request (or a cookie) at the listener.
+ */
+static inline int lq_syn_socket(int family)
+{
+	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* One SYN from @src:@sport to @dst:@dport (addresses in network order). */
+static inline int lq_send_syn(int fd, int family, const void *src,
+			      const void *dst, unsigned short sport,
+			      unsigned short dport)
+{
+	unsigned char pkt[80] = {};
+	unsigned char *tcp, *ip = pkt;
+	struct sockaddr_storage to = {};
+	unsigned long sum = 0;
+	size_t alen = family == AF_INET6 ? 16 : 4;
+	size_t iphl = family == AF_INET6 ? 40 : 20, tcpl = 24, len;
+	socklen_t tolen;
+
+	tcp = pkt + iphl;
+	len = iphl + tcpl;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&to;
+
+		ip[0] = 0x60;
+		ip[4] = 0;
+		ip[5] = tcpl;
+		ip[6] = IPPROTO_TCP;
+		ip[7] = 64;
+		memcpy(ip + 8, src, 16);
+		memcpy(ip + 24, dst, 16);
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, dst, 16);
+		tolen = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&to;
+
+		ip[0] = 0x45;
+		ip[2] = len >> 8;
+		ip[3] = len & 0xff;
+		ip[8] = 64;
+		ip[9] = IPPROTO_TCP;
+		memcpy(ip + 12, src, 4);
+		memcpy(ip + 16, dst, 4);
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, dst, 4);
+		tolen = sizeof(*s4);
+	}
+	tcp[0] = sport >> 8;
+	tcp[1] = sport & 0xff;
+	tcp[2] = dport >> 8;
+	tcp[3] = dport & 0xff;
+	tcp[4] = sport;		/* any ISN */
+	tcp[7] = 1;
+	tcp[12] = (tcpl / 4) << 4;
+	tcp[13] = 0x02;		/* SYN */
+	tcp[14] = 0xff;		/* window */
+	tcp[20] = 2;		/* MSS option: 1400 */
+	tcp[21] = 4;
+	tcp[22] = 1400 >> 8;
+	tcp[23] = 1400 & 0xff;
+	/* pseudo-header + segment */
+	sum = lq_csum_add(sum, src, alen);
+	sum = lq_csum_add(sum, dst, alen);
+	sum += IPPROTO_TCP + tcpl;
+	sum = lq_csum_add(sum, tcp, tcpl);
+	sum = lq_csum_fold(sum);
+	tcp[16] = sum >> 8;
+	tcp[17] = sum & 0xff;
+	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, tolen) != (ssize_t)len)
+		return -errno;
+	return 0;
+}
+
 /* ---- kernel log --------------------------------------------------------- */
 
 /*

@@ -20,7 +20,7 @@ insmod "$LISTENQ_KO"
 ktap_test_result "insmod loads listenq" grep -q '^listenq ' /proc/modules
 
 mode=$(stat -c %a /proc/listenq 2>/dev/null)
-ktap_test_result "/proc/listenq exists with mode 0444" test "$mode" = 444
+ktap_test_result "/proc/listenq exists with mode 0644" test "$mode" = 644
 
 first=$(head -n 1 /proc/listenq 2>/dev/null)
 ktap_test_result "/proc/listenq starts with a header line" \

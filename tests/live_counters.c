@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-listener counters against the kernel's own: an accept-queue overflow
+ * (backlog 2, clients that are never accepted) for IPv4 and IPv6 with
+ * tcp_syncookies 0, 1 and 2.  In a fresh netns holding only the test's
+ * listener, each counter column summed over the rows equals the delta of
+ * its TcpExt counter, and accept_peak/accept_len agree with sock_diag (ss).
+ * Then the reset contract of /proc/listenq.
+ */
+#include <linux/rtnetlink.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "listenq_test.h"
+
+#define LQ_CLIENTS	8
+
+/* Non-blocking connect of a client to listener @lfd; fd or -errno. */
+static int lq_connect_nb(int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * sk_drops of the listener with inode @ino (SK_MEMINFO_DROPS, as in
+ * ss -m "d"), or -1.
+ */
+static long long lq_diag_sk_drops(int family, unsigned long ino)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nlh = {
+			.nlmsg_len = sizeof(msg),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.req = {
+			.sdiag_family = family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = LQ_TCPF_LISTEN,
+			.idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1),
+		},
+	};
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	static char buf[65536] __attribute__((aligned(8)));
+	long long drops = -1;
+	int fd, done = 0;
+	ssize_t len;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -1;
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0)
+		done = 1;
+	while (!done) {
+		struct nlmsghdr *h;
+
+		len = recv(fd, buf, sizeof(buf), 0);
+		if (len <= 0)
+			break;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+			struct rtattr *a;
+			int alen;
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			if (m->idiag_inode != ino)
+				continue;
+			alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			for (a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+				if (a->rta_type == INET_DIAG_SKMEMINFO)
+					drops = ((__u32 *)RTA_DATA(a))[SK_MEMINFO_DROPS];
+		}
+	}
+	close(fd);
+	return drops;
+}
+
+/* Listener with backlog 2 and LQ_CLIENTS clients it never accepts. */
+static int lq_overflow(int family, int *cfd)
+{
+	int lfd, i;
+
+	lfd = lq_listener(family, family == AF_INET6 ? "::1" : "127.0.0.1", 0, 2);
+	if (lfd < 0)
+		return lfd;
+	for (i = 0; i < LQ_CLIENTS; i++)
+		cfd[i] = lq_connect_nb(lfd);
+	usleep(300 * 1000);	/* handshakes and drops happen meanwhile */
+	return lfd;
+}
+
+FIXTURE(overflow) {
+	long long base[LQ_NR_LIVE];
+	int cfd[LQ_CLIENTS];
+	int lfd;
+};
+
+FIXTURE_VARIANT(overflow) {
+	int family;
+	int syncookies;
+};
+
+#define LQ_OVF_VARIANT(name, fam, cookies)		\
+	FIXTURE_VARIANT_ADD(overflow, name) {		\
+		.family = fam, .syncookies = cookies,	\
+	}
+
+LQ_OVF_VARIANT(inet_cookies0, AF_INET, 0);
+LQ_OVF_VARIANT(inet_cookies1, AF_INET, 1);
+LQ_OVF_VARIANT(inet_cookies2, AF_INET, 2);
+LQ_OVF_VARIANT(inet6_cookies0, AF_INET6, 0);
+LQ_OVF_VARIANT(inet6_cookies1, AF_INET6, 1);
+LQ_OVF_VARIANT(inet6_cookies2, AF_INET6, 2);
+
+FIXTURE_SETUP(overflow)
+{
+	ASSERT_EQ(0, listenq_use_mode("replace"));
+	lq_diag_init();
+	ASSERT_EQ(0, lq_new_netns());
+	ASSERT_EQ(0, lq_sysctl_set("net/ipv4/tcp_syncookies", variant->syncookies));
+	ASSERT_EQ(0, lq_nstat(lq_live_mibs, LQ_NR_LIVE, self->base));
+	self->lfd = lq_overflow(variant->family, self->cfd);
+	ASSERT_LE(0, self->lfd);
+}
+
+FIXTURE_TEARDOWN(overflow)
+{
+	int i;
+
+	for (i = 0; i < LQ_CLIENTS; i++)
+		if (self->cfd[i] >= 0)
+			close(self->cfd[i]);
+	close(self->lfd);
+}
+
+TEST_F(overflow, counters_match_nstat)
+{
+	long long mib[LQ_NR_LIVE], rows[LQ_NR_LIVE];
+	struct lq_diag d[8];
+	struct lq_table t;
+	int i, row, n;
+
+	ASSERT_EQ(0, lq_live_sample(self->base, mib, rows, &t));
+	for (i = 0; i < LQ_NR_LIVE; i++) {
+		TH_LOG("%s: rows %lld, nstat delta %lld", lq_live_cols[i],
+		       rows[i], mib[i]);
+		EXPECT_EQ(mib[i], rows[i]);
+	}
+	EXPECT_LT(0, rows[0]);			/* overflows */
+	EXPECT_LE(rows[0], rows[1]);		/* every overflow is a drop */
+	row = lq_find_inode(&t, lq_fd_ino(self->lfd));
+	ASSERT_LE(0, row);
+	EXPECT_EQ(1, t.nrows);
+	/* the kernel lets the accept queue reach backlog + 1 */
+	EXPECT_EQ(3, lq_cell_num(&t, row, "accept_len"));
+	EXPECT_EQ(3, lq_cell_num(&t, row, "accept_peak"));
+	n = lq_diag_listeners(d, 8);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(d[0].rqueue, lq_cell_num(&t, row, "accept_len"));
+	/* every ListenDrops increment is also an sk_drops one */
+	EXPECT_EQ(lq_diag_sk_drops(variant->family, lq_fd_ino(self->lfd)),
+		  lq_cell_num(&t, row, "drops"));
+	lq_table_free(&t);
+}
+
+/* ---- reset ------------------------------------------------------------ */
+
+static int lq_write_proc(int fd, const void *buf, size_t len)
+{
+	ssize_t n = write(fd, buf, len);
+
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+static long long lq_row_total(const struct lq_table *t, int row)
+{
+	long long sum = lq_cell_num(t, row, "accept_peak") +
+			lq_cell_num(t, row, "syn_peak");
+	int i;
+
+	for (i = 0; i < LQ_NR_LIVE; i++)
+		sum += lq_cell_num(t, row, lq_live_cols[i]);
+	return sum;
+}
+
+FIXTURE(reset) {
+	int cfd[2][LQ_CLIENTS];
+	int lfd[2];
+	int ns[2];		/* netns fds: [0] first, [1] second (current) */
+};
+
+FIXTURE_SETUP(reset)
+{
+	int i;
+
+	ASSERT_EQ(0, listenq_use_mode("replace"));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, lq_new_netns());
+		ASSERT_EQ(0, lq_sysctl_set("net/ipv4/tcp_syncookies", 0));
+		self->lfd[i] = lq_overflow(AF_INET, self->cfd[i]);
+		ASSERT_LE(0, self->lfd[i]);
+		self->ns[i] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		ASSERT_LE(0, self->ns[i]);
+	}
+}
+
+FIXTURE_TEARDOWN(reset)
+{
+	int i, j;
+
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < LQ_CLIENTS; j++)
+			if (self->cfd[i][j] >= 0)
+				close(self->cfd[i][j]);
+		close(self->lfd[i]);
+		close(self->ns[i]);
+	}
+}
+
+TEST_F(reset, zeroes_own_netns_only)
+{
+	struct lq_table before, after;
+	int fd, row, c;
+
+	ASSERT_EQ(0, lq_table_read(&before));
+	row = lq_find_inode(&before, lq_fd_ino(self->lfd[1]));
+	ASSERT_LE(0, row);
+	EXPECT_LT(0, lq_cell_num(&before, row, "overflows"));
+
+	fd = open(LISTENQ_PROC, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, lq_write_proc(fd, "reset\n", 6));
+	EXPECT_EQ(0, lq_write_proc(fd, "reset", 5));
+	close(fd);
+
+	ASSERT_EQ(0, lq_table_read(&after));
+	ASSERT_EQ(before.nrows, after.nrows);
+	EXPECT_EQ(0, lq_row_total(&after, row));
+	/* nothing else changes: every column before accept_peak is kept */
+	for (c = 0; c < lq_col(&after, "accept_peak"); c++)
+		EXPECT_STREQ(lq_cell(&before, row, before.names[c]),
+			     lq_cell(&after, row, after.names[c]));
+	lq_table_free(&before);
+	lq_table_free(&after);
+
+	/* the first netns keeps its counters */
+	ASSERT_EQ(0, setns(self->ns[0], CLONE_NEWNET));
+	ASSERT_EQ(0, lq_table_read(&after));
+	row = lq_find_inode(&after, lq_fd_ino(self->lfd[0]));
+	ASSERT_LE(0, row);
+	EXPECT_LT(0, lq_cell_num(&after, row, "overflows"));
+	EXPECT_EQ(3, lq_cell_num(&after, row, "accept_peak"));
+	lq_table_free(&after);
+}
+
+TEST_F(reset, unprivileged_is_eperm)
+{
+	struct lq_table t;
+	int fd, status, row;
+	pid_t pid;
+
+	/* opened while privileged, written after dropping every capability */
+	fd = open(LISTENQ_PROC, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(2);
+		_exit(lq_write_proc(fd, "reset", 5) == -EPERM ? 0 : 1);
+	}
+	close(fd);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, lq_table_read(&t));
+	row = lq_find_inode(&t, lq_fd_ino(self->lfd[1]));
+	ASSERT_LE(0, row);
+	EXPECT_LT(0, lq_cell_num(&t, row, "overflows"));
+	lq_table_free(&t);
+}
+
+TEST_F(reset, garbage_is_einval)
+{
+	static const char * const bad[] = {
+		"resetx", "reset\n\n", " reset", "RESET", "reset\0", "res", "\n",
+	};
+	char big[65];
+	struct lq_table t;
+	struct stat st;
+	int fd, i, row;
+
+	ASSERT_EQ(0, stat(LISTENQ_PROC, &st));
+	EXPECT_EQ(0644, st.st_mode & 07777);
+	fd = open(LISTENQ_PROC, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < (int)ARRAY_SIZE(bad); i++)
+		EXPECT_EQ(-EINVAL, lq_write_proc(fd, bad[i], strlen(bad[i]) +
+						 (i == 4)));
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "reset", 5);
+	EXPECT_EQ(-EINVAL, lq_write_proc(fd, big, sizeof(big)));
+	close(fd);
+	ASSERT_EQ(0, lq_table_read(&t));
+	row = lq_find_inode(&t, lq_fd_ino(self->lfd[1]));
+	ASSERT_LE(0, row);
+	EXPECT_LT(0, lq_cell_num(&t, row, "overflows"));
+	lq_table_free(&t);
+}
+
+TEST_F(reset, random_writes_leave_it_working)
+{
+	unsigned char buf[100];
+	struct lq_table t;
+	int fd, i, j, len, ret, einval = 0, row;
+
+	srand(getpid());
+	fd = open(LISTENQ_PROC, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 10000; i++) {
+		len = 1 + rand() % (int)sizeof(buf);
+		for (j = 0; j < len; j++)
+			buf[j] = rand();
+		ret = lq_write_proc(fd, buf, len);
+		einval += ret == -EINVAL;
+	}
+	close(fd);
+	EXPECT_EQ(10000, einval);
+	ASSERT_EQ(0, lq_table_read(&t));
+	row = lq_find_inode(&t, lq_fd_ino(self->lfd[1]));
+	ASSERT_LE(0, row);
+	EXPECT_EQ(3, lq_cell_num(&t, row, "accept_len"));
+	lq_table_free(&t);
+}
+
+TEST_HARNESS_MAIN
