@@ -116,12 +116,19 @@ void lq_registry_reset(const struct net *net)
 void notrace lq_registry_stop(struct sock *sk)
 {
 	struct listen_sock *ls;
+	unsigned long flags;
 
-	spin_lock_bh(&lq_lock);
+	/*
+	 * Not _bh: before the probe is optimized it fires from int3, which
+	 * runs with IRQs off and counts as hardirq, where re-enabling BH
+	 * warns.  The caller is the task closing the socket, never a holder
+	 * of lq_lock, so taking it here cannot deadlock.
+	 */
+	spin_lock_irqsave(&lq_lock, flags);
 	ls = lq_find(sk);
 	if (ls)
 		hash_del(&ls->node);
-	spin_unlock_bh(&lq_lock);
+	spin_unlock_irqrestore(&lq_lock, flags);
 	if (ls) {
 		llist_add(&ls->reap, &lq_dead);
 		schedule_work(&lq_reap_work);

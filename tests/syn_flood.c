@@ -21,7 +21,9 @@ static int lq_flood_setup(int *lfd, int *raw, unsigned char *local)
 	    system("ip link add lqdummy0 type dummy && ip link set lqdummy0 up && "
 		   "ip addr add 10.0.0.1/16 dev lqdummy0") ||
 	    lq_sysctl_set("net/ipv4/tcp_syncookies", 1) ||
-	    lq_sysctl_set("net/ipv4/tcp_max_syn_backlog", 4096))
+	    lq_sysctl_set("net/ipv4/tcp_max_syn_backlog", 4096) ||
+	    /* no request may expire while a slow (TCG) flood and rmmod run */
+	    lq_sysctl_set("net/ipv4/tcp_synack_retries", 255))
 		return -1;
 	inet_pton(AF_INET, "10.0.0.1", local);
 	*lfd = lq_listener(AF_INET, "10.0.0.1", 0, 1024);
