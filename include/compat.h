@@ -72,4 +72,10 @@ static inline struct inet_hashinfo *lq_tcp_hashinfo(void)
 	return init_net.ipv4.tcp_death_row.hashinfo;
 }
 
+/* The established hash of @net: per netns when tcp_child_ehash_entries set it. */
+static inline struct inet_hashinfo *lq_net_hashinfo(struct net *net)
+{
+	return net->ipv4.tcp_death_row.hashinfo;
+}
+
 #endif /* _LISTENQ_COMPAT_H */

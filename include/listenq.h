@@ -18,12 +18,14 @@
 	"accept_max accept_limit_by accept_len syn_len syn_table "	\
 	"syn_limit_by max_qlen_log alloc alloc_bytes uid inode "	\
 	"accept_peak syn_peak overflows drops reqq_full_drops "		\
-	"reqq_full_cookies cookies_sent"
+	"reqq_full_cookies cookies_sent syn_table_used syn_chain_max "	\
+	"syn_table_reqs"
 
 struct sock;
 struct socket;
 struct net;
 struct request_sock;
+struct kretprobe;
 struct seq_file;
 
 enum lq_origin {
@@ -85,8 +87,10 @@ struct listen_sock {
 	u32 hash_rnd;
 	u32 alloc_bytes;
 	struct lq_live live;		/* peaks and counters, under lq_lock */
-	spinlock_t syn_lock;		/* for the SYN table, used by the next issue */
-	struct request_sock *syn_table[];
+	u32 syn_used;			/* non-empty syn_table buckets */
+	u32 syn_linked;			/* requests linked in syn_table */
+	/* the half-open requests, see mirror.c; under lq_lock */
+	struct hlist_head syn_table[];
 };
 
 /* main.c */
@@ -106,6 +110,9 @@ void lq_registry_relisten(struct sock *sk, const struct lq_params *p);
 void lq_registry_stop(struct sock *sk);
 int lq_registry_adopt_all(void);
 void lq_registry_exit(void);
+struct listen_sock *lq_registry_find_lock(const struct sock *sk,
+					  unsigned long *flags);
+void lq_registry_unlock_irqrestore(unsigned long flags);
 void lq_registry_lock(void);
 void lq_registry_unlock(void);
 struct listen_sock *lq_registry_first(const struct net *net, loff_t pos);
@@ -129,8 +136,20 @@ void lq_hook_exit(void);
 /* livestate.c */
 void lq_live_apply(struct lq_live *live, const struct sock *sk,
 		   const unsigned long *delta);
+void lq_report_missed(const struct kretprobe *rp, const char *what);
 int lq_live_install(void);
 void lq_live_remove(void);
+
+/* mirror.c */
+int lq_mirror_entries(void);
+int lq_mirror_missed(void);
+void lq_mirror_clear(struct listen_sock *ls);
+u32 lq_mirror_chain_max(const struct listen_sock *ls);
+int lq_mirror_init(void);
+int lq_mirror_install(void);
+int lq_mirror_adopt_all(void);
+void lq_mirror_remove(void);
+void lq_mirror_exit(void);
 
 /* procfs.c */
 int listenq_procfs_init(void);

@@ -31,6 +31,9 @@
 static atomic_t lq_inflight = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(lq_drain_wq);
 static unsigned long lq_listen_target;
+/* The functions the ops filter on, and calls seen for any other (none). */
+static unsigned long lq_listen_func, lq_listen_sk_func;
+static atomic_t lq_foreign_calls = ATOMIC_INIT(0);
 static bool lq_listen_on, lq_listen_sk_on, lq_stop_on;
 
 /*
@@ -135,23 +138,43 @@ int lq_hook_resolve(bool *replace)
 		return 0;
 	}
 	static_call_update(lq_tfo_key_once, (void (*)(struct net *))addr);
+	if (LQ_HAVE_INET_LISTEN_SK && lookup)
+		lq_listen_sk_func = static_call(lq_lookup_name)(LQ_INET_LISTEN_SK_NAME);
 	pr_debug("kallsyms_lookup_name: %pS, tcp_fastopen_init_key_once: %pS\n",
 		 (void *)lookup, (void *)addr);
 	return 0;
+}
+
+/*
+ * Redirect only the function the ops was set up for: ftrace reports its
+ * fentry call, at its first byte or right after an ENDBR.  A call for any
+ * other function would be an ftrace bookkeeping error; it is counted and
+ * left alone rather than sent into listenq.
+ */
+static bool notrace lq_redirect_ok(unsigned long ip, unsigned long func,
+				   unsigned long target)
+{
+	if (!func || !target || ip - func >= 16) {
+		atomic_inc(&lq_foreign_calls);
+		return false;
+	}
+	return true;
 }
 
 static void notrace lq_ftrace_listen(unsigned long ip, unsigned long parent_ip,
 				     struct ftrace_ops *op,
 				     struct ftrace_regs *fregs)
 {
+	unsigned long target = READ_ONCE(lq_listen_target);
 	int bit;
 
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
 	/* observe mode calls the stock function from here: let it run */
-	if (!within_module(parent_ip, THIS_MODULE))
-		lq_ftrace_set_ip(fregs, READ_ONCE(lq_listen_target));
+	if (!within_module(parent_ip, THIS_MODULE) &&
+	    lq_redirect_ok(ip, lq_listen_func, target))
+		lq_ftrace_set_ip(fregs, target);
 	ftrace_test_recursion_unlock(bit);
 }
 
@@ -165,7 +188,8 @@ static void notrace lq_ftrace_listen_sk(unsigned long ip,
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-	if (!within_module(parent_ip, THIS_MODULE))
+	if (!within_module(parent_ip, THIS_MODULE) &&
+	    lq_redirect_ok(ip, lq_listen_sk_func, (unsigned long)lq_inet_listen_sk))
 		lq_ftrace_set_ip(fregs, (unsigned long)lq_inet_listen_sk);
 	ftrace_test_recursion_unlock(bit);
 }
@@ -232,6 +256,7 @@ int lq_hook_install(bool replace)
 	}
 	lq_stop_on = true;
 
+	lq_listen_func = (unsigned long)inet_listen;
 	lq_listen_target = replace ? (unsigned long)lq_inet_listen :
 				     (unsigned long)lq_inet_listen_observe;
 	err = lq_ftrace_on(&lq_listen_ops, "inet_listen",
@@ -293,4 +318,7 @@ void lq_hook_remove(void)
 		unregister_kprobe(&lq_stop_kp);
 		lq_stop_on = false;
 	}
+	if (atomic_read(&lq_foreign_calls))
+		pr_err("listen hook called for %d other functions, left alone\n",
+		       atomic_read(&lq_foreign_calls));
 }

@@ -157,6 +157,19 @@ static struct kretprobe lq_krps[] = {
 };
 
 static struct kretprobe *lq_krp_ptrs[ARRAY_SIZE(lq_krps)];
+
+/*
+ * After unregistering: calls a probe did not see.  kretprobe.nmissed counts
+ * returns lost for lack of instances, kp.nmissed entries skipped because
+ * another probe was running on the CPU (an interrupted handler).
+ */
+void lq_report_missed(const struct kretprobe *rp, const char *what)
+{
+	if (rp->nmissed || rp->kp.nmissed)
+		pr_warn("%s: %d returns and %lu calls missed, %s inexact\n",
+			rp->kp.symbol_name, rp->nmissed, rp->kp.nmissed, what);
+}
+
 static bool lq_live_on;
 
 int lq_live_install(void)
@@ -186,7 +199,5 @@ void lq_live_remove(void)
 	unregister_kretprobes(lq_krp_ptrs, ARRAY_SIZE(lq_krps));
 	lq_live_on = false;
 	for (i = 0; i < ARRAY_SIZE(lq_krps); i++)
-		if (lq_krps[i].nmissed)
-			pr_warn("%s: %d calls missed, counters inexact\n",
-				lq_krps[i].kp.symbol_name, lq_krps[i].nmissed);
+		lq_report_missed(&lq_krps[i], "counters");
 }

@@ -20,27 +20,35 @@ unsigned int listenq_inject_alloc_fail;
 module_param_named(inject_alloc_fail, listenq_inject_alloc_fail, uint, 0600);
 MODULE_PARM_DESC(inject_alloc_fail, "make every Nth table allocation fail (0: never)");
 
-static int lq_live_tables_get(char *buf, const struct kernel_param *kp)
+/* Read-only counters shown as parameters; @arg is the function to call. */
+static int lq_counter_get(char *buf, const struct kernel_param *kp)
 {
-	return sysfs_emit(buf, "%d\n", lq_live_tables());
+	int (*count)(void) = kp->arg;
+
+	return sysfs_emit(buf, "%d\n", count());
 }
 
-static int lq_live_tables_set(const char *val, const struct kernel_param *kp)
+static int lq_counter_set(const char *val, const struct kernel_param *kp)
 {
 	return -EPERM;
 }
 
-static const struct kernel_param_ops lq_live_tables_ops = {
-	.set = lq_live_tables_set,
-	.get = lq_live_tables_get,
+static const struct kernel_param_ops lq_counter_ops = {
+	.set = lq_counter_set,
+	.get = lq_counter_get,
 };
 
-module_param_cb(live_tables, &lq_live_tables_ops, NULL, 0444);
+module_param_cb(live_tables, &lq_counter_ops, lq_live_tables, 0444);
 MODULE_PARM_DESC(live_tables, "listen_sock tables currently allocated (read-only)");
+module_param_cb(mirror_entries, &lq_counter_ops, lq_mirror_entries, 0444);
+MODULE_PARM_DESC(mirror_entries, "requests linked in syn_table mirrors (read-only)");
+module_param_cb(mirror_missed, &lq_counter_ops, lq_mirror_missed, 0444);
+MODULE_PARM_DESC(mirror_missed, "requests left out of a mirror for lack of memory (read-only)");
 
 /*
- * Init order: resolve helpers, watch listen_stop, redirect listen, adopt
- * the listeners that already exist, then publish /proc/listenq.  Exit in
+ * Init order: resolve helpers, watch listen_stop, redirect listen, probe
+ * the receive path and the SYN queue, adopt the listeners that already
+ * exist, then publish /proc/listenq.  Exit in
  * reverse: no reader, no redirected task, no probe, then free the rest.
  */
 static int __init listenq_init(void)
@@ -60,15 +68,26 @@ static int __init listenq_init(void)
 	err = lq_hook_resolve(&replace);
 	if (err)
 		return err;
-	err = lq_hook_install(replace);
+	err = lq_mirror_init();
 	if (err)
 		return err;
+	err = lq_hook_install(replace);
+	if (err)
+		goto undo;
 	err = lq_live_install();
+	if (err)
+		goto undo;
+	err = lq_mirror_install();
 	if (err)
 		goto undo;
 	err = lq_registry_adopt_all();
 	if (err) {
 		pr_err("cannot adopt existing listeners: %d\n", err);
+		goto undo;
+	}
+	err = lq_mirror_adopt_all();
+	if (err) {
+		pr_err("cannot link the queued requests: %d\n", err);
 		goto undo;
 	}
 	err = listenq_procfs_init();
@@ -81,8 +100,10 @@ static int __init listenq_init(void)
 	return 0;
 undo:
 	lq_live_remove();
+	lq_mirror_remove();
 	lq_hook_remove();
 	lq_registry_exit();
+	lq_mirror_exit();
 	return err;
 }
 
@@ -90,8 +111,10 @@ static void __exit listenq_exit(void)
 {
 	listenq_procfs_exit();
 	lq_live_remove();
+	lq_mirror_remove();
 	lq_hook_remove();
 	lq_registry_exit();
+	lq_mirror_exit();
 	pr_info("unloaded\n");
 }
 

@@ -104,12 +104,13 @@ static int lq_seq_show(struct seq_file *seq, void *v)
 		   ls->alloc_bytes,
 		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
 		   sock_i_ino(sk));
-	seq_printf(seq, " %u %u %llu %llu %llu %llu %llu\n",
+	seq_printf(seq, " %u %u %llu %llu %llu %llu %llu %u %u %u\n",
 		   ls->live.accept_peak, ls->live.syn_peak,
 		   ls->live.cnt[LQ_CNT_OVERFLOWS], ls->live.cnt[LQ_CNT_DROPS],
 		   ls->live.cnt[LQ_CNT_REQQ_FULL_DROPS],
 		   ls->live.cnt[LQ_CNT_REQQ_FULL_COOKIES],
-		   ls->live.cnt[LQ_CNT_COOKIES_SENT]);
+		   ls->live.cnt[LQ_CNT_COOKIES_SENT],
+		   ls->syn_used, lq_mirror_chain_max(ls), ls->syn_linked);
 	return 0;
 }
 

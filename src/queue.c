@@ -5,7 +5,7 @@
  * Before 4.4 every listener carried a SYN hash table sized from the
  * accept backlog, capped by tcp_max_syn_backlog, floored at 8 and rounded
  * up to a power of two with room for one more entry.  listenq rebuilds
- * that table per listener so its size can be shown and, later, filled.
+ * that table per listener; mirror.c links the real requests into it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -101,7 +101,6 @@ struct listen_sock *notrace lq_table_alloc(struct sock *sk,
 	ls->hash_rnd = get_random_u32();
 	ls->vmalloced = vm;
 	ls->alloc_bytes = size;
-	spin_lock_init(&ls->syn_lock);
 	atomic_inc(&lq_tables_live);
 	return ls;
 }
@@ -110,6 +109,7 @@ void notrace lq_table_free(struct listen_sock *ls)
 {
 	if (!ls)
 		return;
+	lq_mirror_clear(ls);
 	if (ls->vmalloced)
 		vfree(ls);
 	else

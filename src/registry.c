@@ -258,6 +258,24 @@ void lq_registry_exit(void)
 	lq_reap(NULL);
 }
 
+/*
+ * For the mirror's probes, which may run from int3 (see lq_registry_stop):
+ * the entry of listener @sk or NULL, with the lock held either way.
+ */
+struct listen_sock *notrace lq_registry_find_lock(const struct sock *sk,
+						  unsigned long *flags)
+	__acquires(lq_registry)
+{
+	spin_lock_irqsave(&lq_lock, *flags);
+	return lq_find(sk);
+}
+
+void notrace lq_registry_unlock_irqrestore(unsigned long flags)
+	__releases(lq_registry)
+{
+	spin_unlock_irqrestore(&lq_lock, flags);
+}
+
 /* For /proc/listenq: iterate the entries of one netns, under the lock. */
 void lq_registry_lock(void)
 	__acquires(lq_registry)

@@ -170,19 +170,25 @@ static inline int lq_param_set(const char *name, long val)
 }
 
 /*
- * Wait up to @ms for live_tables to reach @want (tables of closed
- * listeners are freed from a work item); returns the last value read.
+ * Wait up to @ms for the read-only counter @name to reach @want (tables of
+ * closed listeners, and their mirror entries, are freed from a work item);
+ * returns the last value read.
  */
-static inline long lq_live_tables_wait(long want, int ms)
+static inline long lq_param_wait(const char *name, long want, int ms)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	long v = lq_param("live_tables");
+	long v = lq_param(name);
 
 	for (; v != want && ms > 0; ms -= 10) {
 		nanosleep(&ts, NULL);
-		v = lq_param("live_tables");
+		v = lq_param(name);
 	}
 	return v;
+}
+
+static inline long lq_live_tables_wait(long want, int ms)
+{
+	return lq_param_wait("live_tables", want, ms);
 }
 
 /*
@@ -967,6 +973,24 @@ static inline int lq_kmsg_splats(int fd)
 	}
 	return splats;
 }
+
+/*
+ * The syn_table mirror of @row agrees with the listener's SYN queue: as
+ * many linked requests as syn_len, spread over at most that many buckets,
+ * the longest chain at least the average one.  For harness tests.
+ */
+#define lq_check_mirror(t, row) do {					\
+	long long __reqs = lq_cell_num(t, row, "syn_table_reqs");	\
+	long long __used = lq_cell_num(t, row, "syn_table_used");	\
+	long long __chain = lq_cell_num(t, row, "syn_chain_max");	\
+									\
+	EXPECT_EQ(lq_cell_num(t, row, "syn_len"), __reqs);		\
+	EXPECT_LE(__used, __reqs);					\
+	EXPECT_LE(__used, lq_cell_num(t, row, "syn_table"));		\
+	EXPECT_LE(__chain, __reqs);					\
+	EXPECT_EQ(!!__reqs, !!__used);					\
+	EXPECT_LE(__reqs, __chain * __used);				\
+} while (0)
 
 /*
  * One fixture variant per module mode, each carrying its mode= value; for

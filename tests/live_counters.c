@@ -175,6 +175,8 @@ TEST_F(overflow, counters_match_nstat)
 	/* the kernel lets the accept queue reach backlog + 1 */
 	EXPECT_EQ(3, lq_cell_num(&t, row, "accept_len"));
 	EXPECT_EQ(3, lq_cell_num(&t, row, "accept_peak"));
+	/* completed handshakes left the SYN queue and its mirror */
+	lq_check_mirror(&t, row);
 	n = lq_diag_listeners(d, 8);
 	ASSERT_EQ(1, n);
 	EXPECT_EQ(d[0].rqueue, lq_cell_num(&t, row, "accept_len"));

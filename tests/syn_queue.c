@@ -135,6 +135,8 @@ TEST_F(synq, counters_and_syn_len_match_kernel)
 		  lq_sum_col(&t, "syn_len"));
 	EXPECT_EQ(lq_cell_num(&t, rs, "syn_len"), lq_cell_num(&t, rs, "syn_peak"));
 	EXPECT_EQ(lq_cell_num(&t, rb, "syn_len"), lq_cell_num(&t, rb, "syn_peak"));
+	lq_check_mirror(&t, rs);
+	lq_check_mirror(&t, rb);
 	if (c == 2) {
 		/* every SYN gets a cookie, no request is queued */
 		EXPECT_EQ(0, lq_sum_col(&t, "syn_len"));
@@ -172,11 +174,95 @@ TEST_F(synq, counters_and_syn_len_match_kernel)
 	ASSERT_EQ(0, lq_live_sample(self->base, mib, rows, &t));
 	for (i = 0; i < LQ_NR_LIVE; i++)
 		EXPECT_EQ(mib[i], rows[i]);
-	/* the peaks stay */
+	/* the peaks stay, the mirror is empty */
+	rs = lq_find_inode(&t, lq_fd_ino(self->small));
+	rb = lq_find_inode(&t, lq_fd_ino(self->big));
 	if (c != 2)
-		EXPECT_EQ(9, lq_cell_num(&t, lq_find_inode(&t, lq_fd_ino(self->small)),
-					 "syn_peak"));
+		EXPECT_EQ(9, lq_cell_num(&t, rs, "syn_peak"));
+	lq_check_mirror(&t, rs);
+	lq_check_mirror(&t, rb);
+	EXPECT_EQ(0, lq_sum_col(&t, "syn_table_reqs"));
 	lq_table_free(&t);
+	EXPECT_EQ(0, lq_param_wait("mirror_entries", 0, 5000));
+	EXPECT_EQ(0, lq_param("mirror_missed"));
+}
+
+/*
+ * tcp_migrate_req: when a reuseport listener closes, its half-open requests
+ * move to another member of the group at their next SYN-ACK retransmit.
+ * The mirror follows them: the closed listener's table went with it, the
+ * survivor links the clones.
+ */
+/* A member of the SO_REUSEPORT group on 10.0.0.1:@port; fd or -1. */
+static int lq_group_member(unsigned short port)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET, .sin_port = htons(port),
+		.sin_addr.s_addr = htonl(0x0a000001),
+	};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 64)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST(requests_migrate_with_reuseport)
+{
+	unsigned char src[4] = { 10, 0, 0 }, dst[4] = { 10, 0, 0, 1 };
+	int a, b, raw, i, row = -1, tries;
+	struct lq_table t;
+	long long len = 0;
+
+	ASSERT_EQ(0, listenq_use_mode("replace"));
+	ASSERT_EQ(0, lq_new_netns());
+	ASSERT_EQ(0, system("ip link add lqdummy0 type dummy && "
+			    "ip link set lqdummy0 up && "
+			    "ip addr add 10.0.0.1/24 dev lqdummy0"));
+	ASSERT_EQ(0, lq_sysctl_set("net/ipv4/tcp_syncookies", 0));
+	ASSERT_EQ(0, lq_sysctl_set("net/ipv4/tcp_migrate_req", 1));
+	ASSERT_EQ(0, lq_sysctl_set("net/ipv4/tcp_synack_retries", 3));
+	a = lq_group_member(4433);
+	ASSERT_LE(0, a);
+	b = lq_group_member(4433);
+	ASSERT_LE(0, b);
+	raw = lq_syn_socket(AF_INET);
+	ASSERT_LE(0, raw);
+	for (i = 0; i < 40; i++) {
+		src[3] = 2 + i;
+		ASSERT_EQ(0, lq_send_syn(raw, AF_INET, src, dst, 2000 + i, 4433));
+	}
+	usleep(200 * 1000);
+	ASSERT_EQ(0, lq_table_read(&t));
+	EXPECT_EQ(40, lq_sum_col(&t, "syn_len"));
+	EXPECT_EQ(40, lq_sum_col(&t, "syn_table_reqs"));
+	lq_table_free(&t);
+
+	close(a);	/* the first retransmit (1 s) migrates a's requests */
+	for (tries = 0; tries < 100; tries++) {
+		ASSERT_EQ(0, lq_table_read(&t));
+		row = lq_find_inode(&t, lq_fd_ino(b));
+		ASSERT_LE(0, row);
+		len = lq_cell_num(&t, row, "syn_len");
+		if (len == 40 && t.nrows == 1)
+			break;
+		lq_table_free(&t);
+		usleep(100 * 1000);
+	}
+	ASSERT_EQ(40, len) {
+		lq_table_free(&t);
+	}
+	lq_check_mirror(&t, row);
+	lq_table_free(&t);
+	EXPECT_EQ(40, lq_param("mirror_entries"));
+	close(raw);
+	close(b);
+	EXPECT_EQ(0, lq_param_wait("mirror_entries", 0, 5000));
 }
 
 TEST_HARNESS_MAIN

@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * listenq: the syn_table mirror, each listener's half-open requests linked
+ * into the bucket the classic (pre-4.4) kernel would have used.
+ *
+ * An entry holds a request pointer as a key only; it is never dereferenced
+ * after insertion.  Requests are only read at points where the kernel hands
+ * them to a probed function alive.  Removal follows the kernel's removal
+ * paths rather than verifying entries later with lookups:
+ *
+ *   inet_csk_reqsk_queue_hash_add()  return: linked on success
+ *   inet_csk_reqsk_queue_drop()      entry: RST, ICMP, bad ACK, closed
+ *                                    listener, expiry (6.1 via _and_put)
+ *   inet_csk_complete_hashdance()    entry with own_req: the handshake
+ *                                    completed, the child moves on
+ *   tcp_v4/v6_reqsk_destructor()     entry: the request is being freed
+ *   reqsk_timer_handler()            return: a request migrated (reuseport,
+ *                                    tcp_migrate_req) to another listener
+ *
+ * The destructor is the backstop that makes the scheme safe whatever the
+ * compiler inlined: a request can only be freed through it (reqsk_free()
+ * calls it through rsk_ops, so it is never inlined), and it runs before the
+ * memory is released, so a stale key can never match a reused address.
+ * The other removal hooks only make removal prompt where a request leaves
+ * the queue but lives on (accept queue, references held by packets).
+ *
+ * Migration adds a clone under the new listener without calling
+ * hash_add; the timer's return probe finds it with the kernel's own ehash
+ * lookup of the tuple saved on entry and links it there.
+ *
+ * All of it runs in softirq (or the timer), so entries come from a slab
+ * cache with GFP_ATOMIC: one allocation and one hash per SYN queued, none
+ * for SYNs the kernel drops or answers with a cookie.  The mirror holds at
+ * most what the kernel's queues hold; an allocation failure leaves the
+ * request out and is counted (mirror_missed).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/jhash.h>
+#include <linux/kprobes.h>
+#include <linux/slab.h>
+#include <net/inet_connection_sock.h>
+#include <net/inet_hashtables.h>
+#include <net/inet6_hashtables.h>
+#include <net/request_sock.h>
+#include <net/sock.h>
+#include <net/tcp_states.h>
+
+#include "compat.h"
+#include "listenq.h"
+
+struct lq_syn_entry {
+	struct hlist_node node;
+	const struct request_sock *req;	/* a key: never dereferenced */
+};
+
+static struct kmem_cache *lq_syn_cache;
+static atomic_t lq_syn_entries = ATOMIC_INIT(0);
+static atomic_t lq_syn_missed = ATOMIC_INIT(0);
+
+int lq_mirror_entries(void)
+{
+	return atomic_read(&lq_syn_entries);
+}
+
+int lq_mirror_missed(void)
+{
+	return atomic_read(&lq_syn_missed);
+}
+
+static notrace void lq_syn_entry_free(struct lq_syn_entry *e)
+{
+	kmem_cache_free(lq_syn_cache, e);
+	atomic_dec(&lq_syn_entries);
+}
+
+/* The classic inet_synq_hash() / inet6_synq_hash() bucket of a request. */
+static notrace u32 lq_syn_bucket(const struct listen_sock *ls,
+				 const struct request_sock *req)
+{
+	const struct inet_request_sock *ireq = inet_rsk(req);
+	u32 port = (__force u32)ireq->ir_rmt_port;
+	u32 h;
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ireq->ireq_family == AF_INET6) {
+		const __be32 *a = ireq->ir_v6_rmt_addr.s6_addr32;
+
+		h = jhash_3words((__force u32)a[0], (__force u32)a[1],
+				 (__force u32)a[2], ls->hash_rnd);
+		h = jhash_2words((__force u32)a[3], port, h);
+		return h & (ls->nr_table_entries - 1);
+	}
+#endif
+	h = jhash_2words((__force u32)ireq->ir_rmt_addr, port, ls->hash_rnd);
+	return h & (ls->nr_table_entries - 1);
+}
+
+static notrace struct lq_syn_entry *lq_syn_find(struct hlist_head *chain,
+						const struct request_sock *req)
+{
+	struct lq_syn_entry *e;
+
+	hlist_for_each_entry(e, chain, node)
+		if (e->req == req)
+			return e;
+	return NULL;
+}
+
+/*
+ * Link @req (alive) under its listener; @e is consumed or returned for the
+ * caller to free (listener unknown, or @req already linked).
+ */
+static notrace struct lq_syn_entry *lq_syn_link(struct listen_sock *ls,
+						const struct request_sock *req,
+						struct lq_syn_entry *e)
+{
+	struct hlist_head *chain = &ls->syn_table[lq_syn_bucket(ls, req)];
+
+	if (lq_syn_find(chain, req))
+		return e;
+	if (hlist_empty(chain))
+		ls->syn_used++;
+	e->req = req;
+	hlist_add_head(&e->node, chain);
+	ls->syn_linked++;
+	return NULL;
+}
+
+static notrace void lq_syn_insert(const struct request_sock *req)
+{
+	const struct sock *listener = req->rsk_listener;
+	struct lq_syn_entry *e;
+	struct listen_sock *ls;
+	unsigned long flags;
+
+	if (!listener)
+		return;
+	e = kmem_cache_alloc(lq_syn_cache, GFP_ATOMIC | __GFP_NOWARN);
+	if (!e) {
+		atomic_inc(&lq_syn_missed);
+		return;
+	}
+	atomic_inc(&lq_syn_entries);
+	ls = lq_registry_find_lock(listener, &flags);
+	if (ls)
+		e = lq_syn_link(ls, req, e);
+	lq_registry_unlock_irqrestore(flags);
+	if (e)
+		lq_syn_entry_free(e);
+}
+
+/* Unlink @req (alive) from its listener's table, if it is there. */
+static notrace void lq_syn_remove(const struct request_sock *req)
+{
+	const struct sock *listener = req->rsk_listener;
+	struct lq_syn_entry *e = NULL;
+	struct hlist_head *chain;
+	struct listen_sock *ls;
+	unsigned long flags;
+
+	if (!listener)
+		return;
+	ls = lq_registry_find_lock(listener, &flags);
+	if (ls && ls->syn_linked) {
+		chain = &ls->syn_table[lq_syn_bucket(ls, req)];
+		e = lq_syn_find(chain, req);
+		if (e) {
+			hlist_del(&e->node);
+			ls->syn_linked--;
+			if (hlist_empty(chain))
+				ls->syn_used--;
+		}
+	}
+	lq_registry_unlock_irqrestore(flags);
+	if (e)
+		lq_syn_entry_free(e);
+}
+
+/* A listen_sock leaving the registry: free its entries (no lock needed). */
+void lq_mirror_clear(struct listen_sock *ls)
+{
+	struct lq_syn_entry *e;
+	struct hlist_node *tmp;
+	u32 i;
+
+	for (i = 0; ls->syn_linked && i < ls->nr_table_entries; i++) {
+		hlist_for_each_entry_safe(e, tmp, &ls->syn_table[i], node) {
+			hlist_del(&e->node);
+			ls->syn_linked--;
+			lq_syn_entry_free(e);
+		}
+	}
+	ls->syn_used = 0;
+}
+
+/* Longest chain, for /proc/listenq; under the registry lock. */
+u32 lq_mirror_chain_max(const struct listen_sock *ls)
+{
+	struct lq_syn_entry *e;
+	u32 i, n, max = 0, seen = 0;
+
+	for (i = 0; seen < ls->syn_linked && i < ls->nr_table_entries; i++) {
+		n = 0;
+		hlist_for_each_entry(e, &ls->syn_table[i], node)
+			n++;
+		seen += n;
+		if (n > max)
+			max = n;
+	}
+	return max;
+}
+
+/* inet_csk_reqsk_queue_hash_add(sk, req, timeout): link on success. */
+static notrace int lq_hash_add_entry(struct kretprobe_instance *ri,
+				     struct pt_regs *regs)
+{
+	*(struct request_sock **)ri->data =
+		(struct request_sock *)regs_get_kernel_argument(regs, 1);
+	return 0;
+}
+
+static notrace int lq_hash_add_return(struct kretprobe_instance *ri,
+				      struct pt_regs *regs)
+{
+	/* bool: false when an identical request was hashed first */
+	if (regs_return_value(regs) & 0xff)
+		lq_syn_insert(*(struct request_sock **)ri->data);
+	return 0;
+}
+
+/* inet_csk_reqsk_queue_drop(sk, req), inet_csk_reqsk_queue_drop_and_put(). */
+static notrace int lq_drop_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	lq_syn_remove((struct request_sock *)regs_get_kernel_argument(regs, 1));
+	return 0;
+}
+
+/* inet_csk_complete_hashdance(sk, child, req, own_req) */
+static notrace int lq_hashdance_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	if (regs_get_kernel_argument(regs, 3) & 0xff)
+		lq_syn_remove((struct request_sock *)regs_get_kernel_argument(regs, 2));
+	return 0;
+}
+
+/* tcp_v4_reqsk_destructor(req), tcp_v6_reqsk_destructor(req) */
+static notrace int lq_destructor_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	lq_syn_remove((struct request_sock *)regs_get_kernel_argument(regs, 0));
+	return 0;
+}
+
+/* What the timer's return probe needs to find a migrated clone. */
+struct lq_timer_frame {
+	const struct sock *old_listener;	/* compared only */
+	struct net *net;			/* pinned by the request */
+	__be32 raddr, laddr;
+	struct in6_addr raddr6, laddr6;
+	__be16 rport;
+	u16 lport;
+	int iif;
+	u16 family;
+};
+
+/* reqsk_timer_handler(t): arm the return probe if migration is possible. */
+static notrace int lq_timer_entry(struct kretprobe_instance *ri,
+				  struct pt_regs *regs)
+{
+	struct timer_list *t = (struct timer_list *)regs_get_kernel_argument(regs, 0);
+	const struct request_sock *req = container_of(t, struct request_sock, rsk_timer);
+	const struct inet_request_sock *ireq = inet_rsk(req);
+	struct lq_timer_frame *f = (struct lq_timer_frame *)ri->data;
+	const struct sock *listener = req->rsk_listener;
+
+	if (!listener || inet_sk_state_load(listener) == TCP_LISTEN)
+		return 1;
+	f->old_listener = listener;
+	f->net = sock_net(listener);
+	f->family = ireq->ireq_family;
+	f->rport = ireq->ir_rmt_port;
+	f->lport = ireq->ir_num;
+	f->iif = ireq->ir_iif;
+	f->raddr = ireq->ir_rmt_addr;
+	f->laddr = ireq->ir_loc_addr;
+#if IS_ENABLED(CONFIG_IPV6)
+	f->raddr6 = ireq->ir_v6_rmt_addr;
+	f->laddr6 = ireq->ir_v6_loc_addr;
+#endif
+	return 0;
+}
+
+static notrace int lq_timer_return(struct kretprobe_instance *ri,
+				   struct pt_regs *regs)
+{
+	struct lq_timer_frame *f = (struct lq_timer_frame *)ri->data;
+	struct inet_hashinfo *h = lq_net_hashinfo(f->net);
+	struct sock *sk = NULL;
+
+	rcu_read_lock();
+#if IS_ENABLED(CONFIG_IPV6)
+	if (f->family == AF_INET6)
+		sk = __inet6_lookup_established(f->net, h, &f->raddr6, f->rport,
+						&f->laddr6, f->lport, f->iif, 0);
+	else
+#endif
+		sk = __inet_lookup_established(f->net, h, f->raddr, f->rport,
+					       f->laddr, f->lport, f->iif, 0);
+	if (sk) {
+		if (sk->sk_state == TCP_NEW_SYN_RECV &&
+		    inet_reqsk(sk)->rsk_listener != f->old_listener)
+			lq_syn_insert(inet_reqsk(sk));
+		/* never the last reference: the request is still hashed */
+		sock_gen_put(sk);
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+/*
+ * Collect the requests of one ehash bucket with a reference each, so the
+ * bucket lock is not held while linking them.  Returns how many, or
+ * -E2BIG when @cap was too small.
+ */
+static int lq_collect_reqs(struct inet_hashinfo *h, unsigned int bkt,
+			   struct sock **socks, int cap)
+{
+	struct inet_ehash_bucket *head = &h->ehash[bkt];
+	struct hlist_nulls_node *node;
+	bool full = false;
+	struct sock *sk;
+	int n = 0;
+
+	if (hlist_nulls_empty(&head->chain))
+		return 0;
+	spin_lock_bh(inet_ehash_lockp(h, bkt));
+	sk_nulls_for_each(sk, node, &head->chain) {
+		if (sk->sk_state != TCP_NEW_SYN_RECV)
+			continue;
+		if (n == cap) {
+			full = true;
+			break;
+		}
+		if (refcount_inc_not_zero(&sk->sk_refcnt))
+			socks[n++] = sk;
+	}
+	spin_unlock_bh(inet_ehash_lockp(h, bkt));
+	if (!full)
+		return n;
+	while (n)
+		sock_gen_put(socks[--n]);
+	return -E2BIG;
+}
+
+/*
+ * Link the requests of one established hash.  A request that leaves the
+ * queue between collection and linking is unlinked by the destructor
+ * probe when its last reference (possibly ours) goes.
+ */
+static int lq_adopt_hash(struct inet_hashinfo *h)
+{
+	struct sock **socks;
+	int cap = 64, n, j;
+	unsigned int i;
+
+	socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
+	if (!socks)
+		return -ENOMEM;
+	for (i = 0; i <= h->ehash_mask; i++) {
+		n = lq_collect_reqs(h, i, socks, cap);
+		if (n == -E2BIG) {
+			kfree(socks);
+			cap *= 2;
+			socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
+			if (!socks)
+				return -ENOMEM;
+			i--;	/* same bucket again */
+			continue;
+		}
+		for (j = 0; j < n; j++) {
+			lq_syn_insert(inet_reqsk(socks[j]));
+			sock_gen_put(socks[j]);
+		}
+		if (!(i & 1023))
+			cond_resched();
+	}
+	kfree(socks);
+	return 0;
+}
+
+/*
+ * At load, after the listeners are adopted: link the requests already
+ * queued.  Most netns share the global hash; those created with
+ * tcp_child_ehash_entries have their own.
+ */
+int lq_mirror_adopt_all(void)
+{
+	struct inet_hashinfo *global = lq_net_hashinfo(&init_net);
+	struct net *net;
+	int err;
+
+	err = lq_adopt_hash(global);
+	down_read(&net_rwsem);
+	for_each_net(net)
+		if (!err && lq_net_hashinfo(net) != global)
+			err = lq_adopt_hash(lq_net_hashinfo(net));
+	up_read(&net_rwsem);
+	return err;
+}
+
+static struct kprobe lq_mirror_kps[] = {
+	{ .symbol_name = "inet_csk_reqsk_queue_drop", .pre_handler = lq_drop_pre },
+	{ .symbol_name = "inet_csk_reqsk_queue_drop_and_put", .pre_handler = lq_drop_pre },
+	{ .symbol_name = "inet_csk_complete_hashdance", .pre_handler = lq_hashdance_pre },
+	{ .symbol_name = "tcp_v4_reqsk_destructor", .pre_handler = lq_destructor_pre },
+#if IS_ENABLED(CONFIG_IPV6)
+	{ .symbol_name = "tcp_v6_reqsk_destructor", .pre_handler = lq_destructor_pre },
+#endif
+};
+
+static struct kretprobe lq_mirror_krps[] = {
+	{
+		.kp.symbol_name = "inet_csk_reqsk_queue_hash_add",
+		.entry_handler = lq_hash_add_entry,
+		.handler = lq_hash_add_return,
+		.data_size = sizeof(struct request_sock *),
+	},
+	{
+		.kp.symbol_name = "reqsk_timer_handler",
+		.entry_handler = lq_timer_entry,
+		.handler = lq_timer_return,
+		.data_size = sizeof(struct lq_timer_frame),
+	},
+};
+
+static struct kprobe *lq_mirror_kp_ptrs[ARRAY_SIZE(lq_mirror_kps)];
+static struct kretprobe *lq_mirror_krp_ptrs[ARRAY_SIZE(lq_mirror_krps)];
+static bool lq_mirror_kps_on, lq_mirror_krps_on;
+
+int lq_mirror_init(void)
+{
+	lq_syn_cache = KMEM_CACHE(lq_syn_entry, 0);
+	return lq_syn_cache ? 0 : -ENOMEM;
+}
+
+/*
+ * Removal probes first: from the moment a request can be linked, every way
+ * out of the queue is watched.
+ */
+int lq_mirror_install(void)
+{
+	int i, err;
+
+	for (i = 0; i < ARRAY_SIZE(lq_mirror_kps); i++)
+		lq_mirror_kp_ptrs[i] = &lq_mirror_kps[i];
+	err = register_kprobes(lq_mirror_kp_ptrs, ARRAY_SIZE(lq_mirror_kps));
+	if (err) {
+		pr_err("cannot probe the request removal paths: %d\n", err);
+		return err;
+	}
+	lq_mirror_kps_on = true;
+
+	for (i = 0; i < ARRAY_SIZE(lq_mirror_krps); i++) {
+		/* softirq frames do not nest on a CPU; timers run one at a time */
+		lq_mirror_krps[i].maxactive = 4 * num_possible_cpus();
+		lq_mirror_krp_ptrs[i] = &lq_mirror_krps[i];
+	}
+	err = register_kretprobes(lq_mirror_krp_ptrs, ARRAY_SIZE(lq_mirror_krps));
+	if (err) {
+		pr_err("cannot probe the request insertion paths: %d\n", err);
+		lq_mirror_remove();
+		return err;
+	}
+	lq_mirror_krps_on = true;
+	return 0;
+}
+
+/* Insertion probes first, so nothing is linked that could not be removed. */
+void lq_mirror_remove(void)
+{
+	int i;
+
+	if (lq_mirror_krps_on) {
+		unregister_kretprobes(lq_mirror_krp_ptrs, ARRAY_SIZE(lq_mirror_krps));
+		lq_mirror_krps_on = false;
+		for (i = 0; i < ARRAY_SIZE(lq_mirror_krps); i++)
+			lq_report_missed(&lq_mirror_krps[i], "mirror");
+	}
+	if (lq_mirror_kps_on) {
+		unregister_kprobes(lq_mirror_kp_ptrs, ARRAY_SIZE(lq_mirror_kps));
+		lq_mirror_kps_on = false;
+		for (i = 0; i < ARRAY_SIZE(lq_mirror_kps); i++)
+			if (lq_mirror_kps[i].nmissed)
+				pr_warn("%s: %lu calls missed, mirror inexact\n",
+					lq_mirror_kps[i].symbol_name,
+					lq_mirror_kps[i].nmissed);
+	}
+}
+
+/* After every table is freed. */
+void lq_mirror_exit(void)
+{
+	kmem_cache_destroy(lq_syn_cache);
+	lq_syn_cache = NULL;
+}
