@@ -93,6 +93,16 @@ struct listen_sock {
 	struct hlist_head syn_table[];
 };
 
+/*
+ * A place in the registry that outlives the lock: entry number @skip of
+ * one netns in hash bucket @bkt.  Entries added or removed meanwhile move
+ * it by as many rows, never onto freed memory.
+ */
+struct lq_cursor {
+	unsigned int bkt;
+	unsigned int skip;
+};
+
 /* main.c */
 extern unsigned int listenq_inject_alloc_fail;
 
@@ -115,8 +125,9 @@ struct listen_sock *lq_registry_find_lock(const struct sock *sk,
 void lq_registry_unlock_irqrestore(unsigned long flags);
 void lq_registry_lock(void);
 void lq_registry_unlock(void);
-struct listen_sock *lq_registry_first(const struct net *net, loff_t pos);
-struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls);
+struct listen_sock *lq_registry_seek(const struct net *net, struct lq_cursor *c);
+struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls,
+				     struct lq_cursor *c);
 
 /* listen.c */
 int lq_inet_listen(struct socket *sock, int backlog);

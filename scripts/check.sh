@@ -79,7 +79,9 @@ for rel in "${RELEASES[@]}"; do
 
 	echo "# $rel: booting the test VM for the kselftest suite"
 	out="$logs/vm-$rel"
-	VM_QUIET=1 "$TOP/scripts/vm-run.sh" -o "$out" "$rel" \
+	# stress and scale alone take 5-8 min under TCG: the suite needs more
+	# than vm-run's default 600 s
+	VM_QUIET=1 VM_TIMEOUT=${VM_TIMEOUT:-1800} "$TOP/scripts/vm-run.sh" -o "$out" "$rel" \
 		"cd build/ksft && LISTENQ_KO=$BUILD/$rel/listenq.ko ./run_kselftest.sh 2>&1 | cat > \$LISTENQ_OUT/ktap.log"
 	vm=$?
 	sed "s/^/# [$rel] /" "$out/ktap.log" 2>/dev/null

@@ -6,19 +6,85 @@
 
 #include <linux/module.h>
 #include <linux/init.h>
+#include <linux/kernel.h>
 #include <linux/moduleparam.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
 
 #include "listenq.h"
 
-static char *mode = "replace";
-module_param(mode, charp, 0444);
+/*
+ * Parameters are checked when they are set, by insmod or through
+ * /sys/module/listenq/parameters, so a bad value fails that very call
+ * with -EINVAL and a line in dmesg naming the parameter.
+ */
+
+/* Longest bad value echoed back to dmesg, up to its first newline. */
+#define LQ_PARAM_ECHO_MAX	32
+
+static int lq_param_echo_len(const char *val)
+{
+	return min_t(size_t, strcspn(val, "\n"), LQ_PARAM_ECHO_MAX);
+}
+
+static bool lq_mode_replace = true;
+
+static int lq_mode_set(const char *val, const struct kernel_param *kp)
+{
+	if (sysfs_streq(val, "replace")) {
+		lq_mode_replace = true;
+	} else if (sysfs_streq(val, "observe")) {
+		lq_mode_replace = false;
+	} else {
+		pr_err("mode=%.*s: must be replace or observe\n",
+		       lq_param_echo_len(val), val);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The mode in effect once loaded (replace may have fallen back to observe). */
+static int lq_mode_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", lq_mode_replace ? "replace" : "observe");
+}
+
+static const struct kernel_param_ops lq_mode_ops = {
+	.set = lq_mode_set,
+	.get = lq_mode_get,
+};
+
+module_param_cb(mode, &lq_mode_ops, NULL, 0444);
 MODULE_PARM_DESC(mode, "replace (default): own inet_listen; observe: record around the stock one");
 
+/* Bounds the counter arithmetic; one failure in a million is rare enough. */
+#define LQ_INJECT_ALLOC_FAIL_MAX	1000000U
+
 unsigned int listenq_inject_alloc_fail;
-module_param_named(inject_alloc_fail, listenq_inject_alloc_fail, uint, 0600);
-MODULE_PARM_DESC(inject_alloc_fail, "make every Nth table allocation fail (0: never)");
+
+static int lq_inject_alloc_fail_set(const char *val,
+				    const struct kernel_param *kp)
+{
+	unsigned int every;
+
+	if (kstrtouint(val, 0, &every) || every > LQ_INJECT_ALLOC_FAIL_MAX) {
+		pr_err("inject_alloc_fail=%.*s: must be an integer from 0 to %u\n",
+		       lq_param_echo_len(val), val, LQ_INJECT_ALLOC_FAIL_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(listenq_inject_alloc_fail, every);
+	return 0;
+}
+
+static const struct kernel_param_ops lq_inject_alloc_fail_ops = {
+	.set = lq_inject_alloc_fail_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(inject_alloc_fail, &lq_inject_alloc_fail_ops,
+		&listenq_inject_alloc_fail, 0600);
+MODULE_PARM_DESC(inject_alloc_fail,
+		 "make every Nth table allocation fail, 0 to 1000000 (0: never)");
 
 /* Read-only counters shown as parameters; @arg is the function to call. */
 static int lq_counter_get(char *buf, const struct kernel_param *kp)
@@ -53,21 +119,13 @@ MODULE_PARM_DESC(mirror_missed, "requests left out of a mirror for lack of memor
  */
 static int __init listenq_init(void)
 {
-	bool replace;
+	bool replace = lq_mode_replace;
 	int err;
-
-	if (!strcmp(mode, "replace")) {
-		replace = true;
-	} else if (!strcmp(mode, "observe")) {
-		replace = false;
-	} else {
-		pr_err("mode=%s: must be replace or observe\n", mode);
-		return -EINVAL;
-	}
 
 	err = lq_hook_resolve(&replace);
 	if (err)
 		return err;
+	lq_mode_replace = replace;
 	err = lq_mirror_init();
 	if (err)
 		return err;

@@ -289,34 +289,39 @@ void lq_registry_unlock(void)
 	spin_unlock_bh(&lq_lock);
 }
 
-static struct listen_sock *lq_from(const struct net *net, unsigned int bkt,
-				   struct hlist_node *pos)
+/*
+ * The entry @c names, or the first of @net after it: the (@c->skip)th
+ * entry of @net in bucket @c->bkt, else the first of a later bucket.
+ * @c is updated to the entry returned.
+ */
+struct listen_sock *lq_registry_seek(const struct net *net, struct lq_cursor *c)
 {
 	struct listen_sock *ls;
+	unsigned int n;
 
-	for (;;) {
-		for (; pos; pos = pos->next) {
-			ls = hlist_entry(pos, struct listen_sock, node);
-			if (net_eq(sock_net(ls->sk), net))
+	for (; c->bkt < HASH_SIZE(lq_hash); c->bkt++, c->skip = 0) {
+		n = 0;
+		hlist_for_each_entry(ls, &lq_hash[c->bkt], node) {
+			if (!net_eq(sock_net(ls->sk), net))
+				continue;
+			if (n++ == c->skip)
 				return ls;
 		}
-		if (++bkt >= HASH_SIZE(lq_hash))
-			return NULL;
-		pos = lq_hash[bkt].first;
 	}
+	return NULL;
 }
 
-struct listen_sock *lq_registry_first(const struct net *net, loff_t pos)
+/* The entry of @net after @ls, which @c names; @c follows. */
+struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls,
+				     struct lq_cursor *c)
 {
-	struct listen_sock *ls = lq_from(net, 0, lq_hash[0].first);
-
-	while (ls && pos--)
-		ls = lq_registry_next(net, ls);
-	return ls;
-}
-
-struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls)
-{
-	return lq_from(net, hash_min((unsigned long)ls->sk, LQ_HASH_BITS),
-		       ls->node.next);
+	while ((ls = hlist_entry_safe(ls->node.next, struct listen_sock, node))) {
+		if (net_eq(sock_net(ls->sk), net)) {
+			c->skip++;
+			return ls;
+		}
+	}
+	c->bkt++;
+	c->skip = 0;
+	return lq_registry_seek(net, c);
 }
