@@ -89,6 +89,16 @@ struct listen_sock {
 	struct request_sock *syn_table[];
 };
 
+/*
+ * Where a reader of the registry stands: hash bucket, and how many entries
+ * of its netns come before it in that bucket.  Lets /proc/listenq resume
+ * each read() where the last one stopped instead of counting from the top.
+ */
+struct lq_cursor {
+	unsigned int bkt;
+	unsigned int idx;
+};
+
 /* main.c */
 extern unsigned int listenq_inject_alloc_fail;
 
@@ -108,8 +118,10 @@ int lq_registry_adopt_all(void);
 void lq_registry_exit(void);
 void lq_registry_lock(void);
 void lq_registry_unlock(void);
-struct listen_sock *lq_registry_first(const struct net *net, loff_t pos);
-struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls);
+struct listen_sock *lq_registry_first(const struct net *net, struct lq_cursor *cur);
+struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls,
+				     struct lq_cursor *cur);
+struct listen_sock *lq_registry_seek(const struct net *net, struct lq_cursor *cur);
 
 /* listen.c */
 int lq_inet_listen(struct socket *sock, int backlog);

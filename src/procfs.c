@@ -4,9 +4,12 @@
  * the reader's network namespace.
  *
  * The registry lock is held from ->start to ->stop, so each socket shown
- * is alive (see registry.c).  seq_file restarts at a position: ->start
- * skips that many matching entries again, so rows added or removed between
- * two read()s may shift the rest, as in /proc/net/tcp.
+ * is alive (see registry.c).  seq_file stops after each buffer (a page) and
+ * restarts at a position in the next read(): ->start resumes from a cursor
+ * (hash bucket, rank in it) kept for the position ->next reached last, so a
+ * full read costs O(listeners), not O(listeners^2 / rows per page).  Rows
+ * added or removed between two read()s may shift the rest, as in
+ * /proc/net/tcp.
  */
 #include <linux/proc_fs.h>
 #include <linux/capability.h>
@@ -22,9 +25,14 @@
 
 #include "listenq.h"
 
-/* Private to an open file: the opener's netns, pinned until release. */
+/*
+ * Private to an open file: the opener's netns, pinned until release, and
+ * where the row at position @pos is in the registry (@pos 0: nowhere).
+ */
 struct lq_seq {
 	struct net *net;
+	loff_t pos;
+	struct lq_cursor cur;
 };
 
 static const char * const lq_limit_names[] = {
@@ -38,22 +46,34 @@ static void *lq_seq_start(struct seq_file *seq, loff_t *pos)
 	__acquires(lq_registry)
 {
 	struct lq_seq *st = seq->private;
+	struct listen_sock *ls;
+	loff_t i;
 
 	lq_registry_lock();
 	__acquire(lq_registry);
 	if (!*pos)
 		return SEQ_START_TOKEN;
-	return lq_registry_first(st->net, *pos - 1);
+	if (*pos == st->pos)
+		return lq_registry_seek(st->net, &st->cur);
+	/* lseek, or a read after an error: count from the top */
+	ls = lq_registry_first(st->net, &st->cur);
+	for (i = 1; ls && i < *pos; i++)
+		ls = lq_registry_next(st->net, ls, &st->cur);
+	st->pos = *pos;
+	return ls;
 }
 
 static void *lq_seq_next(struct seq_file *seq, void *v, loff_t *pos)
 {
 	struct lq_seq *st = seq->private;
+	struct listen_sock *ls;
 
-	++*pos;
 	if (v == SEQ_START_TOKEN)
-		return lq_registry_first(st->net, 0);
-	return lq_registry_next(st->net, v);
+		ls = lq_registry_first(st->net, &st->cur);
+	else
+		ls = lq_registry_next(st->net, v, &st->cur);
+	st->pos = ++*pos;
+	return ls;
 }
 
 static void lq_seq_stop(struct seq_file *seq, void *v)

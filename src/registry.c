@@ -271,34 +271,48 @@ void lq_registry_unlock(void)
 	spin_unlock_bh(&lq_lock);
 }
 
-static struct listen_sock *lq_from(const struct net *net, unsigned int bkt,
-				   struct hlist_node *pos)
+/*
+ * The first entry of @net at or after the cursor: bucket @cur->bkt, after
+ * skipping @cur->idx entries of @net in it.  The cursor is left on the entry
+ * found, so a reader can resume there without walking the hash again.
+ */
+struct listen_sock *lq_registry_seek(const struct net *net, struct lq_cursor *cur)
 {
+	unsigned int skip = cur->idx, seen;
 	struct listen_sock *ls;
 
-	for (;;) {
-		for (; pos; pos = pos->next) {
-			ls = hlist_entry(pos, struct listen_sock, node);
-			if (net_eq(sock_net(ls->sk), net))
+	for (; cur->bkt < HASH_SIZE(lq_hash); cur->bkt++, skip = 0) {
+		seen = 0;
+		hlist_for_each_entry(ls, &lq_hash[cur->bkt], node) {
+			if (net_eq(sock_net(ls->sk), net) && seen++ == skip) {
+				cur->idx = skip;
 				return ls;
+			}
 		}
-		if (++bkt >= HASH_SIZE(lq_hash))
-			return NULL;
-		pos = lq_hash[bkt].first;
 	}
+	cur->idx = 0;
+	return NULL;
 }
 
-struct listen_sock *lq_registry_first(const struct net *net, loff_t pos)
+struct listen_sock *lq_registry_first(const struct net *net, struct lq_cursor *cur)
 {
-	struct listen_sock *ls = lq_from(net, 0, lq_hash[0].first);
-
-	while (ls && pos--)
-		ls = lq_registry_next(net, ls);
-	return ls;
+	cur->bkt = 0;
+	cur->idx = 0;
+	return lq_registry_seek(net, cur);
 }
 
-struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls)
+/* The entry of @net after @ls, which is at @cur; moves the cursor along. */
+struct listen_sock *lq_registry_next(const struct net *net, struct listen_sock *ls,
+				     struct lq_cursor *cur)
 {
-	return lq_from(net, hash_min((unsigned long)ls->sk, LQ_HASH_BITS),
-		       ls->node.next);
+	for (ls = hlist_entry_safe(ls->node.next, struct listen_sock, node); ls;
+	     ls = hlist_entry_safe(ls->node.next, struct listen_sock, node)) {
+		if (net_eq(sock_net(ls->sk), net)) {
+			cur->idx++;
+			return ls;
+		}
+	}
+	cur->bkt++;
+	cur->idx = 0;
+	return lq_registry_seek(net, cur);
 }
