@@ -150,7 +150,9 @@ static void lqb_synflood(long n)
 	int lfd, raw, port, err;
 	long i;
 
-	if (system("ip link add lqbdummy0 type dummy && ip link set lqbdummy0 up && "
+	/* a run that died half-way may have left the device behind */
+	if (system("ip link del lqbdummy0 2>/dev/null; "
+		   "ip link add lqbdummy0 type dummy && ip link set lqbdummy0 up && "
 		   "ip addr add 10.0.0.1/16 dev lqbdummy0"))
 		lqb_die("dummy device", EIO);
 	if (lq_sysctl_set("net/ipv4/tcp_syncookies", 2))
