@@ -7,6 +7,7 @@
 #   make modules          build for every kernel in KERNELS -> build/<release>/listenq.ko
 #   make check            set up, fetch, build, static checks, kselftests in qemu
 #   make demo             boot the test VM, load listenq, show /proc/listenq
+#   make bench            listenq's cost against the stock kernel, in qemu (see README)
 #   make lint             checkpatch --strict and sparse only
 #   make tool             the listenq command -> tools/build/listenq
 #   make install          listenq.ko for the running kernel (KVER=) + the command
@@ -18,7 +19,7 @@
 KERNELS ?= 6.1 6.12
 export KERNELS
 
-.PHONY: all module modules kernels tests check demo lint clean tool install uninstall
+.PHONY: all module modules kernels tests check demo lint clean tool install uninstall bench
 
 all: module
 
@@ -67,6 +68,9 @@ tests:
 
 check:
 	scripts/check.sh
+
+bench:
+	scripts/bench.sh
 
 demo:
 	KERNELS="$(if $(filter command line environment,$(origin KERNELS)),$(KERNELS),6.12)" scripts/demo.sh

@@ -89,6 +89,19 @@ for rel in "${RELEASES[@]}"; do
 	record "$rel: test VM ran the suite with a clean kernel log" $vm
 done
 
+# The benchmark's smoke, one small round per kernel so `make bench` cannot
+# rot; it asserts nothing about speed, only that every workload ran.
+for rel in "${RELEASES[@]}"; do
+	KERNELS=$rel BENCH_SMOKE=1 BENCH_OUT="$logs/bench-$rel" "$TOP/scripts/bench.sh" \
+		> "$logs/bench-$rel.log" 2>&1
+	bench=$?
+	sed "s/^/# [bench $rel] /" "$logs/bench-$rel.log" | grep -v '^# \[bench [^]]*\] ==>'
+	for w in listen128 listen4096 connect synflood procread_100 ssread_100 mem128; do
+		grep -q "^$rel,$w,replace," "$logs/bench-$rel/results.csv" 2>/dev/null || bench=1
+	done
+	record "$rel: bench smoke (make bench, one small round)" $bench
+done
+
 # The runner's own tests, on the first kernel: they test the harness.
 "$TOP/tests/host/vm_runner.sh" "${RELEASES[0]}" > "$logs/vm-runner.log" 2>&1
 sed "s/^/# [host] /" "$logs/vm-runner.log"

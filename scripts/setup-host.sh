@@ -7,7 +7,8 @@ set -euo pipefail
 
 PKGS=(build-essential bc bison flex libelf-dev libssl-dev kmod xz-utils cpio
       rsync sparse busybox-static qemu-system-x86 seabios iproute2 nftables procps
-      linux-source-6.12 tmux jq dkms python3)
+      linux-source-6.12 tmux jq dkms python3
+      gnuplot-nox bpftrace)
 
 missing=()
 for p in "${PKGS[@]}"; do
