@@ -57,10 +57,10 @@ case $rel in
 esac
 append+=" LISTENQ_TOP=$TOP LISTENQ_OUT=$outdir LISTENQ_KROOT=$kdir/root ${VM_APPEND:-}"
 
-accel=tcg
+# VM_ACCEL: tcg (multi-threaded TCG), tcg,thread=single, or kvm.
+accel=${VM_ACCEL:-tcg}
 cpu=max
-if [ "${VM_ACCEL:-tcg}" = kvm ]; then
-	accel=kvm
+if [ "$accel" = kvm ]; then
 	cpu=host
 fi
 

@@ -807,23 +807,36 @@ static inline int lq_live_sample(const long long *base, long long *mib,
 				 long long *rows, struct lq_table *t)
 {
 	long long again[LQ_NR_LIVE];
-	int tries, i;
+	int tries, i, stable = 0, equal;
 
-	for (tries = 0; tries < 50; tries++) {
+	/*
+	 * A packet's counters move in the middle of its processing and are
+	 * charged to the listener when it returns; a vCPU the host starves
+	 * can sit in between for a while.  So a sample counts once nstat is
+	 * stable around the table read, and a mismatch is only reported if
+	 * it persists for about two seconds.
+	 */
+	for (tries = 0; tries < 100; tries++) {
+		if (tries)
+			usleep(20000);
 		if (lq_nstat(lq_live_mibs, LQ_NR_LIVE, mib) ||
 		    lq_table_read(t))
 			return -EIO;
 		if (lq_nstat(lq_live_mibs, LQ_NR_LIVE, again))
 			return -EIO;
-		if (!memcmp(mib, again, sizeof(again))) {
-			for (i = 0; i < LQ_NR_LIVE; i++) {
-				mib[i] -= base[i];
-				rows[i] = lq_sum_col(t, lq_live_cols[i]);
-			}
-			return 0;
+		if (memcmp(mib, again, sizeof(again))) {
+			lq_table_free(t);
+			continue;
 		}
+		equal = 1;
+		for (i = 0; i < LQ_NR_LIVE; i++) {
+			mib[i] -= base[i];
+			rows[i] = lq_sum_col(t, lq_live_cols[i]);
+			equal &= mib[i] == rows[i];
+		}
+		if (equal || ++stable == 10)
+			return 0;
 		lq_table_free(t);
-		usleep(20000);
 	}
 	return -EAGAIN;
 }
