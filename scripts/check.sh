@@ -6,41 +6,6 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PASS=0
-FAIL=0
-SKIP=0
-N=0
-# record NAME STATUS: one host-side result, printed as KTAP.
-record() {
-	N=$((N + 1))
-	if [ "$2" -eq 0 ]; then
-		PASS=$((PASS + 1))
-		echo "ok $N $1"
-	else
-		FAIL=$((FAIL + 1))
-		echo "not ok $N $1"
-	fi
-}
-# add_counts "P F S": results counted from a KTAP log.
-add_counts() {
-	local p f s
-	read -r p f s <<< "$1"
-	PASS=$((PASS + p))
-	FAIL=$((FAIL + f))
-	SKIP=$((SKIP + s))
-}
-# add_ktap_counts LOG: the results of a host-side KTAP script.
-add_ktap_counts() {
-	add_counts "$(grep -E '^(not )?ok ' "$1" |
-		awk '{ if ($1 == "not") f++; else if ($0 ~ /# SKIP/) s++; else p++ } END { print p + 0, f + 0, s + 0 }')"
-}
-finish() {
-	echo "# wall time: $((SECONDS / 60))m$((SECONDS % 60))s"
-	echo "$PASS passed, $FAIL failed, $SKIP skipped"
-	[ "$FAIL" -eq 0 ]
-	exit
-}
-
 start=$SECONDS
 "$TOP/scripts/setup-host.sh" || { record "host set-up" 1; finish; }
 "$TOP/scripts/fetch-kernels.sh" || { record "kernel fetch" 1; finish; }
