@@ -58,7 +58,10 @@ EOF
 )
 out="$logs/vm"
 start=$SECONDS
+# KASAN and lockdep under TCG on a busy host: a vCPU can be off the host
+# CPU for long, so RCU's stall warning waits 2 minutes instead of 21 s.
 VM_MEM=${VM_MEM:-3G} VM_TIMEOUT=${VM_TIMEOUT:-5400} VM_QUIET=1 \
+	VM_APPEND="rcupdate.rcu_cpu_stall_timeout=120 ${VM_APPEND:-}" \
 	"$TOP/scripts/vm-run.sh" -o "$out" "$rel" "$guest"
 vm=$?
 took=$((SECONDS - start))

@@ -56,4 +56,12 @@ done
 "$TOP/tests/host/vm_runner.sh" "${RELEASES[0]}" > "$logs/vm-runner.log" 2>&1
 sed "s/^/# [host] /" "$logs/vm-runner.log"
 add_ktap_counts "$logs/vm-runner.log"
+
+# The debug-kernel lane (scripts/check-debug.sh) when CHECK_DEBUG=1, as
+# .ci/run asks: its results count in the closing line.
+if [ "${CHECK_DEBUG:-0}" = 1 ]; then
+	"$TOP/scripts/check-debug.sh" 2>&1 | tee "$logs/check-debug.log" | sed -u 's/^/# [debug] /'
+	add_counts "$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
+		"$logs/check-debug.log" | grep . || echo 0 1 0)"
+fi
 finish
