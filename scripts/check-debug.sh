@@ -25,7 +25,7 @@ record "debug kernel builds (linux-source-6.12, scripts/debug-kernel.config)" $b
 [ $built -eq 0 ] || finish
 read -r wall cpu jobs < "$BUILD/debug-kernel/root/.build-seconds"
 echo "# debug kernel $rel$(grep -q '^==> building' "$logs/kernel.log" || echo ", cached"):" \
-	"build took $((wall / 60))m$((wall % 60))s with $jobs jobs, CPU $((cpu / 60))m$((cpu % 60))s"
+	"build took $((wall / 60))m$((wall % 60))s with ${jobs:-?} jobs, CPU $((${cpu:-0} / 60))m$((${cpu:-0} % 60))s"
 
 "$TOP/scripts/install-tests.sh" > "$logs/tests-build.log" 2>&1
 record "kselftests build" $? || true

@@ -246,21 +246,21 @@ TEST_F(failslab, listen_fails_only_with_enomem)
  * module on the debug kernel, and the loader's own allocations (made
  * before any of its code runs) stay out of the range.
  */
+/* Past the kernel image: above its highest symbol (module symbols carry "[name]"). */
 static unsigned long lq_kernel_end(void)
 {
 	unsigned long addr, end = 0;
-	char type, name[256];
+	char line[512], type, name[256], mod[64];
 	FILE *f = fopen("/proc/kallsyms", "r");
 
 	if (!f)
 		return 0;
-	while (fscanf(f, "%lx %c %255s%*[^\n]", &addr, &type, name) == 3)
-		if (!strcmp(name, "_end")) {
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %255s %63s", &addr, &type, name, mod) == 3 &&
+		    addr > end)
 			end = addr;
-			break;
-		}
 	fclose(f);
-	return end;
+	return end ? end + 1 : 0;
 }
 
 TEST_F(failslab, load_fails_only_with_enomem)
