@@ -274,7 +274,7 @@ TEST_F(failslab, load_fails_only_with_enomem)
 				     i & 1 ? "::1" : "127.0.0.1", 0, 64 * i);
 		ASSERT_LE(0, fds[i]);
 	}
-	ASSERT_EQ(0, lq_fail_arm(kend, ULONG_MAX, 10));
+	ASSERT_EQ(0, lq_fail_arm(kend, ULONG_MAX, 3));
 	for (i = 0; i < 12; i++) {
 		char params[32];
 
