@@ -8,7 +8,8 @@
 #
 # CHECK_DEBUG_TESTS="listenq:enomem listenq:failslab ..." runs only those
 # tests (what .ci/run does, see README); empty: the whole suite.
-# VM_TIMEOUT (default 5400 s) bounds the guest.
+# VM_TIMEOUT (default 5400 s) bounds the guest, CHECK_DEBUG_TEST_TIMEOUT
+# (default 1800 s) each test program.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -37,9 +38,11 @@ grep -E ': (warning|error):' "$logs/build.log"
 record "$rel: module builds with W=1, warnings as errors" $built
 [ $built -eq 0 ] || finish
 
-selection=()
+# Each test program gets 30 minutes instead of tests/settings' 10: KASAN
+# and lockdep make the slowest ones several times slower.
+runner_args=(-o "${CHECK_DEBUG_TEST_TIMEOUT:-1800}")
 for t in ${CHECK_DEBUG_TESTS:-}; do
-	selection+=(-t "$t")
+	runner_args+=(-t "$t")
 done
 echo "# $rel: booting the debug VM for ${CHECK_DEBUG_TESTS:-the whole kselftest suite}"
 # kmemleak: boot-time objects are marked as seen before the suite (scan,
@@ -49,7 +52,7 @@ guest=$(cat <<EOF
 mount -t debugfs debugfs /sys/kernel/debug
 kml=/sys/kernel/debug/kmemleak
 echo scan > \$kml && echo clear > \$kml || echo "kmemleak is not running" > \$LISTENQ_OUT/kmemleak.txt
-cd build/ksft && LISTENQ_KO=$BUILD/$rel/listenq.ko ./run_kselftest.sh ${selection[*]} 2>&1 |
+cd build/ksft && LISTENQ_KO=$BUILD/$rel/listenq.ko ./run_kselftest.sh ${runner_args[*]} 2>&1 |
 	cat > \$LISTENQ_OUT/ktap.log
 sleep 6
 echo scan > \$kml && sleep 1 && echo scan > \$kml && cat \$kml >> \$LISTENQ_OUT/kmemleak.txt ||
