@@ -6,6 +6,7 @@
 #   make                  build for the running kernel -> build/$(uname -r)/listenq.ko
 #   make modules          build for every kernel in KERNELS -> build/<release>/listenq.ko
 #   make check            set up, fetch, build, static checks, kselftests in qemu
+#   make check-debug      the kselftests on a KASAN/lockdep/kmemleak kernel built here
 #   make demo             boot the test VM, load listenq, show /proc/listenq
 #   make bench            listenq's cost against the stock kernel, in qemu (see README)
 #   make lint             checkpatch --strict and sparse only
@@ -19,7 +20,8 @@
 KERNELS ?= 6.1 6.12
 export KERNELS
 
-.PHONY: all module modules kernels tests check demo lint clean tool install uninstall bench
+.PHONY: all module modules kernels tests check check-debug demo lint clean tool install uninstall \
+	bench
 
 all: module
 
@@ -71,6 +73,11 @@ check:
 
 bench:
 	scripts/bench.sh
+
+# The debug-kernel lane: builds 6.12 from linux-source-6.12 once (cached in
+# build/debug-kernel), then the suite and a kmemleak scan in it.
+check-debug:
+	scripts/check-debug.sh
 
 demo:
 	KERNELS="$(if $(filter command line environment,$(origin KERNELS)),$(KERNELS),6.12)" scripts/demo.sh

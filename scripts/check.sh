@@ -6,41 +6,6 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PASS=0
-FAIL=0
-SKIP=0
-N=0
-# record NAME STATUS: one host-side result, printed as KTAP.
-record() {
-	N=$((N + 1))
-	if [ "$2" -eq 0 ]; then
-		PASS=$((PASS + 1))
-		echo "ok $N $1"
-	else
-		FAIL=$((FAIL + 1))
-		echo "not ok $N $1"
-	fi
-}
-# add_counts "P F S": results counted from a KTAP log.
-add_counts() {
-	local p f s
-	read -r p f s <<< "$1"
-	PASS=$((PASS + p))
-	FAIL=$((FAIL + f))
-	SKIP=$((SKIP + s))
-}
-# add_ktap_counts LOG: the results of a host-side KTAP script.
-add_ktap_counts() {
-	add_counts "$(grep -E '^(not )?ok ' "$1" |
-		awk '{ if ($1 == "not") f++; else if ($0 ~ /# SKIP/) s++; else p++ } END { print p + 0, f + 0, s + 0 }')"
-}
-finish() {
-	echo "# wall time: $((SECONDS / 60))m$((SECONDS % 60))s"
-	echo "$PASS passed, $FAIL failed, $SKIP skipped"
-	[ "$FAIL" -eq 0 ]
-	exit
-}
-
 start=$SECONDS
 "$TOP/scripts/setup-host.sh" || { record "host set-up" 1; finish; }
 "$TOP/scripts/fetch-kernels.sh" || { record "kernel fetch" 1; finish; }
@@ -106,4 +71,12 @@ done
 "$TOP/tests/host/vm_runner.sh" "${RELEASES[0]}" > "$logs/vm-runner.log" 2>&1
 sed "s/^/# [host] /" "$logs/vm-runner.log"
 add_ktap_counts "$logs/vm-runner.log"
+
+# The debug-kernel lane (scripts/check-debug.sh) when CHECK_DEBUG=1, as
+# .ci/run asks: its results count in the closing line.
+if [ "${CHECK_DEBUG:-0}" = 1 ]; then
+	"$TOP/scripts/check-debug.sh" 2>&1 | tee "$logs/check-debug.log" | sed -u 's/^/# [debug] /'
+	add_counts "$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
+		"$logs/check-debug.log" | grep . || echo 0 1 0)"
+fi
 finish

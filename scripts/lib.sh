@@ -31,5 +31,49 @@ resolve_kernels() {
 }
 
 # Where the unpacked image of release R lives.
-kernel_dir() { echo "$BUILD/kernels/$1"; }
+# The debug kernel (scripts/debug-kernel.sh, LOCALVERSION in
+# scripts/debug-kernel.config) is built here, not fetched.
+kernel_dir() {
+	case $1 in
+	*-listenq-debug) echo "$BUILD/debug-kernel" ;;
+	*) echo "$BUILD/kernels/$1" ;;
+	esac
+}
 headers_dir() { echo "/usr/src/linux-headers-$1"; }
+
+# ---- results of a check run (check.sh, check-debug.sh): host-side results
+# as KTAP lines, counts from KTAP logs, and the closing "N passed" line.
+PASS=0
+FAIL=0
+SKIP=0
+N=0
+# record NAME STATUS: one host-side result, printed as KTAP.
+record() {
+	N=$((N + 1))
+	if [ "$2" -eq 0 ]; then
+		PASS=$((PASS + 1))
+		echo "ok $N $1"
+	else
+		FAIL=$((FAIL + 1))
+		echo "not ok $N $1"
+	fi
+}
+# add_counts "P F S": results counted from a KTAP log.
+add_counts() {
+	local p f s
+	read -r p f s <<< "$1"
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+	SKIP=$((SKIP + s))
+}
+# add_ktap_counts LOG: the results of a host-side KTAP script.
+add_ktap_counts() {
+	add_counts "$(grep -E '^(not )?ok ' "$1" |
+		awk '{ if ($1 == "not") f++; else if ($0 ~ /# SKIP/) s++; else p++ } END { print p + 0, f + 0, s + 0 }')"
+}
+finish() {
+	echo "# wall time: $((SECONDS / 60))m$((SECONDS % 60))s"
+	echo "$PASS passed, $FAIL failed, $SKIP skipped"
+	[ "$FAIL" -eq 0 ]
+	exit
+}

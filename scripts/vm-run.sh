@@ -90,7 +90,7 @@ elif [ -z "$rc" ]; then
 	rc=125
 fi
 # A kernel splat fails the run even when the command passed.
-splat='WARNING:|BUG:|Oops|Kernel panic|kernel BUG|general protection|UBSAN:|KASAN:|KFENCE:|unreferenced object|possible recursive locking|circular locking|soft lockup|blocked for more than|rcu_sched detected stall|rcu: INFO'
+splat='WARNING:|BUG:|Oops|Kernel panic|kernel BUG|general protection|UBSAN:|KASAN:|KFENCE:|unreferenced object|possible recursive locking|circular locking|soft lockup|blocked for more than|rcu_sched detected stall|rcu: INFO|ODEBUG:|leak detector disabled'
 if grep -Eq "$splat" "$outdir/console.log" "$outdir/dmesg.txt" 2>/dev/null; then
 	why="${why:+$why; }kernel reported a problem: $(grep -Eho "$splat" "$outdir/console.log" "$outdir/dmesg.txt" 2>/dev/null | sort -u | tr '\n' ' ')"
 	[ "$rc" -eq 0 ] && rc=125
