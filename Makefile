@@ -6,6 +6,7 @@
 #   make                  build for the running kernel -> build/$(uname -r)/listenq.ko
 #   make modules          build for every kernel in KERNELS -> build/<release>/listenq.ko
 #   make check            set up, fetch, build, static checks, kselftests in qemu
+#   make check-full       the same with the long tests whole (stress 60 s, 50 reloads)
 #   make check-debug      the kselftests on a KASAN/lockdep/kmemleak kernel built here
 #   make demo             boot the test VM, load listenq, show /proc/listenq
 #   make bench            listenq's cost against the stock kernel, in qemu (see README)
@@ -20,7 +21,7 @@
 KERNELS ?= 6.1 6.12
 export KERNELS
 
-.PHONY: all module modules kernels tests check check-debug demo lint clean tool install uninstall \
+.PHONY: all module modules kernels tests check check-full check-debug demo lint clean tool install uninstall \
 	bench
 
 all: module
@@ -70,6 +71,10 @@ tests:
 
 check:
 	scripts/check.sh
+
+# The same, with the long tests whole (stress: 60 s and 50 reloads).
+check-full:
+	SUITE_ENV= scripts/check.sh
 
 bench:
 	scripts/bench.sh
