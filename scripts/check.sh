@@ -32,14 +32,8 @@ record "checkpatch --strict on src/ and include/" $?
 sed "s/^/# [tools] /" "$logs/tool-tests.log"
 add_ktap_counts "$logs/tool-tests.log"
 
-# Every test VM runs single-threaded TCG (all vCPUs on one host thread).
-# Multi-threaded TCG let a vCPU run stale code while another patched it:
-# ftrace and kprobe call sites, rewritten at every insmod and rmmod, gave
-# "Oops: int3" and jumps to address 0, with or without listenq's own
-# hooks involved (a function_graph tracer switch did it too), and never
-# under thread=single.  The two kernels' lanes run side by side instead,
-# one host thread each.
-export VM_ACCEL=${VM_ACCEL:-tcg,thread=single}
+# The test VMs run single-threaded TCG (see vm-run.sh): the two kernels'
+# lanes run side by side instead, one host thread each.
 
 # What make check runs of the long tests; make check-full runs them whole.
 SUITE_ENV=${SUITE_ENV-STRESS_SECONDS=30 STRESS_RELOADS=12 STRESS_FAULT_SECONDS=10}

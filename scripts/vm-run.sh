@@ -5,7 +5,8 @@
 #
 # Usage: vm-run.sh [-t SECONDS] [-o OUTDIR] RELEASE COMMAND...
 # Environment:
-#   VM_ACCEL=kvm       use KVM instead of TCG (opt-in: nested KVM may hang)
+#   VM_ACCEL           tcg,thread=single (default), tcg (multi-threaded TCG)
+#                      or kvm (opt-in: nested KVM may hang)
 #   VM_SMP, VM_MEM     vCPUs (default 2) and memory (default 2G)
 #   VM_TIMEOUT         seconds before a hung guest is killed (default 600)
 #   VM_APPEND          extra kernel command line
@@ -57,8 +58,13 @@ case $rel in
 esac
 append+=" LISTENQ_TOP=$TOP LISTENQ_OUT=$outdir LISTENQ_KROOT=$kdir/root ${VM_APPEND:-}"
 
-# VM_ACCEL: tcg (multi-threaded TCG), tcg,thread=single, or kvm.
-accel=${VM_ACCEL:-tcg}
+# Single-threaded TCG by default (all vCPUs on one host thread).  With
+# multi-threaded TCG a vCPU could run stale code while another one patched
+# it: ftrace and kprobe call sites, rewritten at every insmod and rmmod,
+# gave "Oops: int3" and jumps to address 0 under load, with listenq's hooks
+# and without them (a function_graph tracer switch did it too); never with
+# thread=single.  VM_ACCEL=tcg selects multi-threaded TCG, kvm KVM.
+accel=${VM_ACCEL:-tcg,thread=single}
 cpu=max
 if [ "$accel" = kvm ]; then
 	cpu=host
