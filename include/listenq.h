@@ -118,6 +118,10 @@ void lq_registry_reset(const struct net *net);
 void lq_registry_add(struct listen_sock *ls);
 void lq_registry_relisten(struct sock *sk, const struct lq_params *p);
 void lq_registry_stop(struct sock *sk);
+typedef int (*lq_collect_fn)(void *table, unsigned int bkt,
+			     struct sock **socks, int cap);
+int lq_walk_buckets(void *table, unsigned int nr, lq_collect_fn collect,
+		    int (*use)(struct sock *sk));
 int lq_registry_adopt_all(void);
 void lq_registry_exit(void);
 struct listen_sock *lq_registry_find_lock(const struct sock *sk,

@@ -322,9 +322,10 @@ static notrace int lq_timer_return(struct kretprobe_instance *ri,
  * bucket lock is not held while linking them.  Returns how many, or
  * -E2BIG when @cap was too small.
  */
-static int lq_collect_reqs(struct inet_hashinfo *h, unsigned int bkt,
-			   struct sock **socks, int cap)
+static int lq_collect_reqs(void *table, unsigned int bkt, struct sock **socks,
+			   int cap)
 {
+	struct inet_hashinfo *h = table;
 	struct inet_ehash_bucket *head = &h->ehash[bkt];
 	struct hlist_nulls_node *node;
 	bool full = false;
@@ -353,39 +354,22 @@ static int lq_collect_reqs(struct inet_hashinfo *h, unsigned int bkt,
 }
 
 /*
- * Link the requests of one established hash.  A request that leaves the
- * queue between collection and linking is unlinked by the destructor
- * probe when its last reference (possibly ours) goes.
+ * Link one request found in an established hash.  A request that leaves
+ * the queue between collection and linking is unlinked by the destructor
+ * probe when its last reference (possibly the walk's) goes.
  */
+static int lq_adopt_req(struct sock *sk)
+{
+	lq_syn_insert(inet_reqsk(sk));
+	return 0;
+}
+
 static int lq_adopt_hash(struct inet_hashinfo *h)
 {
-	struct sock **socks;
-	int cap = 64, n, j;
-	unsigned int i;
+	int err = lq_walk_buckets(h, h->ehash_mask + 1, lq_collect_reqs,
+				  lq_adopt_req);
 
-	socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
-	if (!socks)
-		return -ENOMEM;
-	for (i = 0; i <= h->ehash_mask; i++) {
-		n = lq_collect_reqs(h, i, socks, cap);
-		if (n == -E2BIG) {
-			kfree(socks);
-			cap *= 2;
-			socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
-			if (!socks)
-				return -ENOMEM;
-			i--;	/* same bucket again */
-			continue;
-		}
-		for (j = 0; j < n; j++) {
-			lq_syn_insert(inet_reqsk(socks[j]));
-			sock_gen_put(socks[j]);
-		}
-		if (!(i & 1023))
-			cond_resched();
-	}
-	kfree(socks);
-	return 0;
+	return err < 0 ? err : 0;
 }
 
 /*

@@ -172,13 +172,50 @@ out:
 }
 
 /*
- * Collect the listeners of one lhash2 bucket with a reference each, so the
- * bucket lock is not held while adopting (which sleeps).  Returns the
- * number collected, or -E2BIG when @cap was too small.
+ * Run @use on every socket in buckets 0 to @nr - 1 of @table, outside the
+ * bucket locks (@use may sleep): @collect takes a reference on each socket
+ * of one bucket, or returns -E2BIG when @cap is too small, and then the
+ * array doubles and the bucket is collected again.  Returns how many @use
+ * calls failed, or -ENOMEM.
  */
-static int lq_collect(struct inet_listen_hashbucket *ilb2, struct sock **socks,
+int lq_walk_buckets(void *table, unsigned int nr, lq_collect_fn collect,
+		    int (*use)(struct sock *sk))
+{
+	int cap = 64, n, j, failed = 0;
+	struct sock **socks;
+	unsigned int i;
+
+	socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
+	if (!socks)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		n = collect(table, i, socks, cap);
+		if (n == -E2BIG) {
+			kfree(socks);
+			cap *= 2;
+			socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
+			if (!socks)
+				return -ENOMEM;
+			i--;	/* same bucket again */
+			continue;
+		}
+		for (j = 0; j < n; j++) {
+			if (use(socks[j]))
+				failed++;
+			sock_gen_put(socks[j]);
+		}
+		cond_resched();
+	}
+	kfree(socks);
+	return failed;
+}
+
+/* lq_collect_fn for the listeners of one lhash2 bucket of @table. */
+static int lq_collect(void *table, unsigned int bkt, struct sock **socks,
 		      int cap)
 {
+	struct inet_listen_hashbucket *ilb2 =
+		&((struct inet_hashinfo *)table)->lhash2[bkt];
 	struct hlist_nulls_node *node;
 	struct sock *sk;
 	int n = 0;
@@ -206,34 +243,13 @@ static int lq_collect(struct inet_listen_hashbucket *ilb2, struct sock **socks,
 int lq_registry_adopt_all(void)
 {
 	struct inet_hashinfo *h = lq_tcp_hashinfo();
-	unsigned int i, failed = 0;
-	struct sock **socks;
-	int cap = 64, n, j;
+	int failed;
 
-	socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
-	if (!socks)
-		return -ENOMEM;
-	for (i = 0; i <= h->lhash2_mask; i++) {
-		n = lq_collect(&h->lhash2[i], socks, cap);
-		if (n == -E2BIG) {
-			kfree(socks);
-			cap *= 2;
-			socks = kmalloc_array(cap, sizeof(*socks), GFP_KERNEL);
-			if (!socks)
-				return -ENOMEM;
-			i--;	/* same bucket again */
-			continue;
-		}
-		for (j = 0; j < n; j++) {
-			if (lq_adopt_one(socks[j]))
-				failed++;
-			sock_put(socks[j]);
-		}
-		cond_resched();
-	}
-	kfree(socks);
+	failed = lq_walk_buckets(h, h->lhash2_mask + 1, lq_collect, lq_adopt_one);
+	if (failed < 0)
+		return failed;
 	if (failed)
-		pr_warn("could not adopt %u listeners (no memory), not shown\n",
+		pr_warn("could not adopt %d listeners (no memory), not shown\n",
 			failed);
 	return 0;
 }
