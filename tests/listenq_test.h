@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -596,6 +597,7 @@ struct lq_diag {
 	unsigned short port;
 	unsigned char addr[16];
 	unsigned int rqueue, wqueue, uid, inode;
+	long long drops;	/* sk_drops (SK_MEMINFO_DROPS), -1 if not sent */
 };
 
 /* tcp_diag is a module on Debian; the first dump would load it too. */
@@ -626,6 +628,7 @@ static inline int lq_diag_dump(int family, unsigned int states,
 			.sdiag_family = family,
 			.sdiag_protocol = IPPROTO_TCP,
 			.idiag_states = states,
+			.idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1),
 		},
 	};
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
@@ -648,6 +651,8 @@ static inline int lq_diag_dump(int family, unsigned int states,
 			break;
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
 			struct inet_diag_msg *m = NLMSG_DATA(h);
+			struct rtattr *a;
+			int alen;
 
 			if (h->nlmsg_type == NLMSG_DONE) {
 				done = 1;
@@ -671,6 +676,11 @@ static inline int lq_diag_dump(int family, unsigned int states,
 			out[n].wqueue = m->idiag_wqueue;
 			out[n].uid = m->idiag_uid;
 			out[n].inode = m->idiag_inode;
+			out[n].drops = -1;
+			alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			for (a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+				if (a->rta_type == INET_DIAG_SKMEMINFO)
+					out[n].drops = ((__u32 *)RTA_DATA(a))[SK_MEMINFO_DROPS];
 			n++;
 		}
 	}

@@ -7,7 +7,6 @@
  * its TcpExt counter, and accept_peak/accept_len agree with sock_diag (ss).
  * Then the reset contract of /proc/listenq.
  */
-#include <linux/rtnetlink.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -42,58 +41,13 @@ static int lq_connect_nb(int lfd)
  */
 static long long lq_diag_sk_drops(int family, unsigned long ino)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} msg = {
-		.nlh = {
-			.nlmsg_len = sizeof(msg),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-		},
-		.req = {
-			.sdiag_family = family,
-			.sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = LQ_TCPF_LISTEN,
-			.idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1),
-		},
-	};
-	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
-	static char buf[65536] __attribute__((aligned(8)));
-	long long drops = -1;
-	int fd, done = 0;
-	ssize_t len;
+	struct lq_diag d[16];
+	int i, n = lq_diag_dump(family, LQ_TCPF_LISTEN, d, 16);
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		return -1;
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0)
-		done = 1;
-	while (!done) {
-		struct nlmsghdr *h;
-
-		len = recv(fd, buf, sizeof(buf), 0);
-		if (len <= 0)
-			break;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-			struct inet_diag_msg *m = NLMSG_DATA(h);
-			struct rtattr *a;
-			int alen;
-
-			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-				done = 1;
-				break;
-			}
-			if (m->idiag_inode != ino)
-				continue;
-			alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-			for (a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen))
-				if (a->rta_type == INET_DIAG_SKMEMINFO)
-					drops = ((__u32 *)RTA_DATA(a))[SK_MEMINFO_DROPS];
-		}
-	}
-	close(fd);
-	return drops;
+	for (i = 0; i < n; i++)
+		if (d[i].inode == ino)
+			return d[i].drops;
+	return -1;
 }
 
 /* Listener with backlog 2 and LQ_CLIENTS clients it never accepts. */
