@@ -87,6 +87,25 @@ for rel in "${RELEASES[@]}"; do
 	record "$rel: test VM ran the suite with a clean kernel log" $vm
 done
 
+# The kernel's own net selftests of listen(), on the stock kernel and with
+# listenq loaded in each mode, one VM per kernel (README.md, "The kernel's
+# own net selftests").
+"$TOP/scripts/kernel-net-tests.sh" build > "$logs/net-build.log" 2>&1
+net_built=$?
+record "net selftests from linux-source-6.12 build" $net_built
+[ $net_built -eq 0 ] || sed "s/^/# [net build] /" "$logs/net-build.log"
+for rel in "${RELEASES[@]}"; do
+	[ $net_built -eq 0 ] && [ -e "$BUILD/$rel/listenq.ko" ] || continue
+	grep -q '\*\*\* .*Error' "$logs/build-$rel.log" && continue
+	echo "# $rel: booting the test VM for the kernel's net selftests"
+	start=$SECONDS
+	"$TOP/scripts/kernel-net-tests.sh" run -o "$logs/net-$rel" "$rel"
+	vm=$?
+	sed "s/^/# [$rel] /" "$logs/net-$rel/ktap.log" 2>/dev/null
+	add_ktap_counts "$logs/net-$rel/ktap.log"
+	record "$rel: test VM ran the net selftests with a clean kernel log ($((SECONDS - start))s)" $vm
+done
+
 # The runner's own tests, on the first kernel: they test the harness.
 "$TOP/tests/host/vm_runner.sh" "${RELEASES[0]}" > "$logs/vm-runner.log" 2>&1
 sed "s/^/# [host] /" "$logs/vm-runner.log"
