@@ -18,13 +18,18 @@
 # The quick profile, the one `make check` runs, differs from the kernel's
 # in two parameters only, because qemu TCG makes every TCP connection cost
 # milliseconds (README.md, "The kernel's own net selftests"):
-#   tcp_fastopen_backup_key: 200 connections per run, keys rotated every
-#     10, instead of 10000 and 50: each of the 16 runs still goes through
-#     one whole rotation cycle (20 rotations over the 10 listeners).
-#   stress_reuseport_listen.sh: 30 addresses x 80 listeners instead of
-#     300 x 80.
+#   tcp_fastopen_backup_key: TFO_CONNECTIONS per run instead of 10000, a
+#     key rotated every TFO_CONNECTIONS / 20 instead of every 50, so each
+#     of the script's 16 runs still goes through one whole rotation cycle
+#     (20 rotations: a new backup key on each of the 10 listeners, then
+#     each swaps it in).
+#   stress_reuseport_listen.sh: STRESS_ADDRS addresses x 80 listeners
+#     instead of 300 x 80.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+
+TFO_CONNECTIONS=200
+STRESS_ADDRS=30
 
 NET_TESTS=(reuseport_addr_any.sh reuseport_dualstack reuseaddr_conflict
 	   reuseaddr_ports_exhausted.sh sk_bind_sendto_listen so_incoming_cpu
@@ -83,12 +88,13 @@ build_profile() {
 	for f in "${NET_FILES[@]}"; do cp "$net/$f" "$work/"; done
 	if [ "$name" = quick ]; then
 		subst "$work/tcp_fastopen_backup_key.c" \
-			$'\tint n_loops = 10000;' $'\tint n_loops = 200;'
+			$'\tint n_loops = 10000;' $'\tint n_loops = '"$TFO_CONNECTIONS;"
 		subst "$work/tcp_fastopen_backup_key.c" \
-			$'\tint key_rotate_interval = 50;' $'\tint key_rotate_interval = 10;'
+			$'\tint key_rotate_interval = 50;' \
+			$'\tint key_rotate_interval = '"$((TFO_CONNECTIONS / 20));"
 		subst "$work/stress_reuseport_listen.sh" \
 			'ip netns exec $NS ./stress_reuseport_listen 300 80' \
-			'ip netns exec $NS ./stress_reuseport_listen 30 80'
+			"ip netns exec \$NS ./stress_reuseport_listen $STRESS_ADDRS 80"
 		echo "timeout=900" > "$out/net/settings"
 	else
 		echo "timeout=3600" > "$out/net/settings"
@@ -111,7 +117,7 @@ build() {
 
 # run [-f] -o OUTDIR RELEASE
 run() {
-	local profile=quick outdir= rel ko vm_timeout=3600 opt OPTIND=1
+	local profile=quick outdir='' rel ko vm_timeout=3600 opt OPTIND=1
 	while getopts "fo:" opt; do
 		case $opt in
 		f) profile=full; vm_timeout=$((4 * 3600)) ;;
@@ -120,8 +126,9 @@ run() {
 		esac
 	done
 	shift $((OPTIND - 1))
-	[ -n "$outdir" ] && [ $# -eq 1 ] ||
+	if [ -z "$outdir" ] || [ $# -ne 1 ]; then
 		die "usage: kernel-net-tests.sh run [-f] -o OUTDIR RELEASE"
+	fi
 	rel=$1
 	ko="$BUILD/$rel/listenq.ko"
 	[ -e "$ko" ] || die "$ko missing (run scripts/build-module.sh $rel)"
