@@ -28,7 +28,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-TFO_CONNECTIONS=200
+TFO_CONNECTIONS=100
 STRESS_ADDRS=30
 
 NET_TESTS=(reuseport_addr_any.sh reuseport_dualstack reuseaddr_conflict
