@@ -95,3 +95,10 @@ lint: kernels
 clean:
 	$(MAKE) -C tools clean
 	rm -rf build/
+
+# The kernel's own net selftests of listen() alone (also part of check), on
+# KERNELS, stock and in each module mode. FULL=1: the kernel's own
+# parameters, no reduction (hours under TCG; VM_ACCEL=kvm where it works).
+.PHONY: check-kernel-net
+check-kernel-net:
+	scripts/kernel-net-tests.sh check $(if $(FULL),-f)
