@@ -51,7 +51,7 @@ outdir=$(cd "$outdir" && pwd)
 rm -f "$outdir"/{status,console.log,dmesg.txt}
 printf '%s\n' "$*" > "$outdir/cmd.sh"
 
-append="console=ttyS0 loglevel=5 panic_on_warn=1 oops=panic panic=-1 slub_debug=FZPU"
+append="console=ttyS0 no_timer_check loglevel=5 panic_on_warn=1 oops=panic panic=-1 slub_debug=FZPU"
 case $rel in
 6.1.*|6.1-*) ;;
 *) append+=" kfence.sample_interval=1" ;;
