@@ -27,6 +27,23 @@ show nstat -n
 		 nstat -z TcpExtListenOverflows TcpExtListenDrops;
 		 echo; echo "\$ echo reset > /proc/listenq; cat /proc/listenq";
 		 echo reset > /proc/listenq; cat /proc/listenq'
+# Half-open requests: port 8006's SYN-ACKs are dropped on their way out,
+# so twelve handshakes stay half done.  Each request is linked into the
+# listener's classic syn_table, in the bucket the pre-4.4 kernel used.
+nft -f - <<'EOF'
+table inet lqdemo {
+	chain out {
+		type filter hook output priority 0;
+		tcp sport 8006 tcp flags & (syn | ack) == syn | ack drop
+	}
+}
+EOF
+"$hold" 127.0.0.1:8006:64 -- \
+	bash -c 'for i in $(seq 12); do
+			timeout 4 bash -c "exec 3<>/dev/tcp/127.0.0.1/8006" 2>/dev/null &
+		 done
+		 sleep 1; echo; echo "\$ cat /proc/listenq"; cat /proc/listenq; wait' || true
+nft delete table inet lqdemo
 show rmmod listenq
 echo
 echo "listenq demo on $(uname -r): done"
