@@ -40,7 +40,7 @@ vmlinuz="$kdir/root/boot/vmlinuz-$rel"
 initrd="$BUILD/vm/$rel/initramfs.cpio.gz"
 if [ ! -e "$initrd" ] || [ "$TOP/scripts/vm-initramfs.sh" -nt "$initrd" ]; then
 	mkdir -p "$(dirname "$initrd")"
-	"$TOP/scripts/vm-initramfs.sh" "$rel" "$initrd.tmp" && mv "$initrd.tmp" "$initrd" ||
+	"$TOP/scripts/vm-initramfs.sh" "$rel" "$initrd.$$" && mv "$initrd.$$" "$initrd" ||
 		die "cannot build the initramfs for $rel"
 fi
 
