@@ -1030,4 +1030,35 @@ static inline int lq_kmsg_splats(int fd)
 		.mode = "observe",			\
 	}
 
+/*
+ * Six fixture variants: IPv4 and IPv6, each with tcp_syncookies 0, 1 and 2,
+ * carrying .family and .syncookies.
+ */
+#define LQ_FAMILY_COOKIE_VARIANT(fixture, name, fam, cookies)	\
+	FIXTURE_VARIANT_ADD(fixture, name) {			\
+		.family = fam, .syncookies = cookies,		\
+	}
+#define LQ_FAMILY_COOKIE_VARIANTS(fixture)				\
+	FIXTURE_VARIANT(fixture) {					\
+		int family;						\
+		int syncookies;						\
+	};								\
+	LQ_FAMILY_COOKIE_VARIANT(fixture, inet_cookies0, AF_INET, 0);	\
+	LQ_FAMILY_COOKIE_VARIANT(fixture, inet_cookies1, AF_INET, 1);	\
+	LQ_FAMILY_COOKIE_VARIANT(fixture, inet_cookies2, AF_INET, 2);	\
+	LQ_FAMILY_COOKIE_VARIANT(fixture, inet6_cookies0, AF_INET6, 0);	\
+	LQ_FAMILY_COOKIE_VARIANT(fixture, inet6_cookies1, AF_INET6, 1);	\
+	LQ_FAMILY_COOKIE_VARIANT(fixture, inet6_cookies2, AF_INET6, 2)
+
+/* @lfd accepts a fresh loopback connection; for harness tests. */
+#define lq_check_accepts(lfd) do {					\
+	int __cl = lq_connect_to(lfd), __ac;				\
+									\
+	ASSERT_LE(0, __cl);						\
+	__ac = accept(lfd, NULL, NULL);					\
+	EXPECT_LE(0, __ac);						\
+	close(__ac);							\
+	close(__cl);							\
+} while (0)
+
 #endif /* LISTENQ_TEST_H */

@@ -70,22 +70,7 @@ FIXTURE(overflow) {
 	int lfd;
 };
 
-FIXTURE_VARIANT(overflow) {
-	int family;
-	int syncookies;
-};
-
-#define LQ_OVF_VARIANT(name, fam, cookies)		\
-	FIXTURE_VARIANT_ADD(overflow, name) {		\
-		.family = fam, .syncookies = cookies,	\
-	}
-
-LQ_OVF_VARIANT(inet_cookies0, AF_INET, 0);
-LQ_OVF_VARIANT(inet_cookies1, AF_INET, 1);
-LQ_OVF_VARIANT(inet_cookies2, AF_INET, 2);
-LQ_OVF_VARIANT(inet6_cookies0, AF_INET6, 0);
-LQ_OVF_VARIANT(inet6_cookies1, AF_INET6, 1);
-LQ_OVF_VARIANT(inet6_cookies2, AF_INET6, 2);
+LQ_FAMILY_COOKIE_VARIANTS(overflow);
 
 FIXTURE_SETUP(overflow)
 {

@@ -24,22 +24,7 @@ FIXTURE(synq) {
 	unsigned char local[16];
 };
 
-FIXTURE_VARIANT(synq) {
-	int family;
-	int syncookies;
-};
-
-#define LQ_SYN_VARIANT(name, fam, cookies)		\
-	FIXTURE_VARIANT_ADD(synq, name) {		\
-		.family = fam, .syncookies = cookies,	\
-	}
-
-LQ_SYN_VARIANT(inet_cookies0, AF_INET, 0);
-LQ_SYN_VARIANT(inet_cookies1, AF_INET, 1);
-LQ_SYN_VARIANT(inet_cookies2, AF_INET, 2);
-LQ_SYN_VARIANT(inet6_cookies0, AF_INET6, 0);
-LQ_SYN_VARIANT(inet6_cookies1, AF_INET6, 1);
-LQ_SYN_VARIANT(inet6_cookies2, AF_INET6, 2);
+LQ_FAMILY_COOKIE_VARIANTS(synq);
 
 FIXTURE_SETUP(synq)
 {
