@@ -138,8 +138,12 @@ int lq_hook_resolve(bool *replace)
 		return 0;
 	}
 	static_call_update(lq_tfo_key_once, (void (*)(struct net *))addr);
-	if (LQ_HAVE_INET_LISTEN_SK && lookup)
-		lq_listen_sk_func = static_call(lq_lookup_name)(LQ_INET_LISTEN_SK_NAME);
+	if (LQ_HAVE_INET_LISTEN_SK) {
+		if (lookup)
+			lq_listen_sk_func = static_call(lq_lookup_name)(LQ_INET_LISTEN_SK_NAME);
+		if (!lq_listen_sk_func)
+			lq_listen_sk_func = lq_kprobe_addr(LQ_INET_LISTEN_SK_NAME);
+	}
 	pr_debug("kallsyms_lookup_name: %pS, tcp_fastopen_init_key_once: %pS\n",
 		 (void *)lookup, (void *)addr);
 	return 0;
