@@ -75,7 +75,7 @@ struct lq_live {
  */
 struct listen_sock {
 	struct hlist_node node;		/* registry hash chain, under its lock */
-	struct llist_node reap;		/* deferred free after listen_stop */
+	struct llist_node reap;		/* deferred vfree after listen_stop */
 	struct sock *sk;		/* never dereferenced once unlinked */
 	struct lq_params cur;		/* updated by a re-listen */
 	int first_max_syn_backlog;	/* the table columns keep the first listen */
@@ -110,6 +110,8 @@ extern unsigned int listenq_inject_alloc_fail;
 struct listen_sock *lq_table_alloc(struct sock *sk, const struct lq_params *p,
 				   enum lq_origin origin);
 void lq_table_free(struct listen_sock *ls);
+void lq_table_free_atomic(struct listen_sock *ls);
+void lq_table_free_flush(void);
 int lq_live_tables(void);
 
 /* registry.c */

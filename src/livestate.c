@@ -6,22 +6,30 @@
  * versions), listenq charges the kernel's own counter movements to the
  * listener: every place that increments ListenOverflows, ListenDrops,
  * TCPReqQFullDrop, TCPReqQFullDoCookies or SyncookiesSent for a packet is
- * enclosed, on 6.1 and 6.12, by one of these calls with the listener known:
+ * enclosed, on 6.1 and 6.12, by one of these calls with the listener known,
+ * all of them reached for listeners only, so established sockets' segments
+ * never meet a probe:
  *
- *   tcp_v4_do_rcv(sk), tcp_v6_do_rcv(sk)  sk in LISTEN: SYN (tcp_conn_request,
- *       tcp_syn_flood_action, cookie_init_sequence, tcp_v[46]_conn_request)
- *       and the cookie ACK (cookie_v[46]_check -> tcp_v[46]_syn_recv_sock)
+ *   tcp_v4_conn_request(sk), tcp_v6_conn_request(sk)  a SYN to a listener
+ *       (tcp_conn_request, tcp_syn_flood_action, cookie_init_sequence; the
+ *       broadcast / non-unicast drop of the family's own wrapper)
+ *   cookie_v4_check(sk), cookie_v6_check(sk)  a non-SYN segment to a
+ *       listener: the cookie ACK -> tcp_v[46]_syn_recv_sock
  *   tcp_check_req(sk)    the third ACK of a queued request; sk is the
  *       listener (or the reuseport one it migrated to) -> syn_recv_sock
  *   tcp_req_err(req)     ICMP abort of a request: tcp_listendrop()
  *
+ * (tcp_v[46]_do_rcv() would enclose the first two as well, but they run for
+ * every segment of every TCP socket; the benchmark's connection path paid
+ * for that.)
+ *
  * A kretprobe snapshots this CPU's MIB counters of the listener's netns on
  * entry and charges the difference on return.  Listener packets are
  * processed lockless in softirq (tcp_v4_rcv never backlogs them), so entry
- * and return run on one CPU and only a nested call (tcp_v6_do_rcv handing a
- * v4-mapped packet to tcp_v4_do_rcv) can interleave; the per-CPU running
- * total of what has been charged lets the outer frame subtract what inner
- * frames already took, so nothing is counted twice.
+ * and return run on one CPU and only a nested call (tcp_v6_conn_request
+ * handing an IPv4 SYN to tcp_v4_conn_request) can interleave; the per-CPU
+ * running total of what has been charged lets the outer frame subtract
+ * what inner frames already took, so nothing is counted twice.
  *
  * Not enclosed: tcp_get_syncookie_mss(), reached from the BPF helper
  * bpf_tcp_gen_syncookie() (XDP SYN proxies) without a packet for the
@@ -150,8 +158,10 @@ void notrace lq_live_apply(struct lq_live *live, const struct sock *sk,
 }
 
 static struct kretprobe lq_krps[] = {
-	LQ_KRP("tcp_v4_do_rcv", lq_sk_entry),
-	LQ_KRP("tcp_v6_do_rcv", lq_sk_entry),
+	LQ_KRP("tcp_v4_conn_request", lq_sk_entry),
+	LQ_KRP("tcp_v6_conn_request", lq_sk_entry),
+	LQ_KRP("cookie_v4_check", lq_sk_entry),
+	LQ_KRP("cookie_v6_check", lq_sk_entry),
 	LQ_KRP("tcp_check_req", lq_sk_entry),
 	LQ_KRP("tcp_req_err", lq_req_entry),
 };

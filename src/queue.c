@@ -16,6 +16,7 @@
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 
 #include "listenq.h"
 
@@ -115,4 +116,41 @@ void notrace lq_table_free(struct listen_sock *ls)
 	else
 		kfree(ls);
 	atomic_dec(&lq_tables_live);
+}
+
+static LLIST_HEAD(lq_vfree_list);
+
+static void lq_vfree_work_fn(struct work_struct *work)
+{
+	struct listen_sock *ls, *tmp;
+
+	llist_for_each_entry_safe(ls, tmp, llist_del_all(&lq_vfree_list), reap)
+		lq_table_free(ls);
+}
+
+static DECLARE_WORK(lq_vfree_work, lq_vfree_work_fn);
+
+/*
+ * From the listen_stop probe, preemption (maybe IRQs) off.  kfree() works
+ * there, so the common small table goes at once and a close wakes nobody;
+ * vfree() may sleep (vfree_atomic() is not exported), so a vzalloc'd table
+ * waits for a work item.
+ */
+void notrace lq_table_free_atomic(struct listen_sock *ls)
+{
+	if (!ls)
+		return;
+	if (!ls->vmalloced) {
+		lq_table_free(ls);
+		return;
+	}
+	if (llist_add(&ls->reap, &lq_vfree_list))
+		schedule_work(&lq_vfree_work);
+}
+
+/* Unload: no deferred free may outlive the module. */
+void lq_table_free_flush(void)
+{
+	flush_work(&lq_vfree_work);
+	lq_vfree_work_fn(NULL);
 }

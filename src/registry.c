@@ -7,14 +7,13 @@
  * adoption) and removed from the inet_csk_listen_stop() probe, which runs
  * before the socket can be freed, with preemption disabled.  A reader that
  * finds an entry under the lock may therefore dereference its socket.
- * Nothing sleeps under the lock; freeing happens outside it, and from the
- * probe through a work item (vfree() wants process context).
+ * Nothing sleeps under the lock; freeing happens outside it (from the
+ * listen_stop probe, see lq_table_free_atomic()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hashtable.h>
 #include <linux/slab.h>
-#include <linux/workqueue.h>
 #include <net/inet_connection_sock.h>
 #include <net/inet_hashtables.h>
 #include <net/sock.h>
@@ -27,17 +26,6 @@
 
 static DEFINE_HASHTABLE(lq_hash, LQ_HASH_BITS);
 static DEFINE_SPINLOCK(lq_lock);
-static LLIST_HEAD(lq_dead);
-
-static void lq_reap(struct work_struct *work)
-{
-	struct listen_sock *ls, *tmp;
-
-	llist_for_each_entry_safe(ls, tmp, llist_del_all(&lq_dead), reap)
-		lq_table_free(ls);
-}
-
-static DECLARE_WORK(lq_reap_work, lq_reap);
 
 static notrace struct listen_sock *lq_find(const struct sock *sk)
 {
@@ -129,10 +117,7 @@ void notrace lq_registry_stop(struct sock *sk)
 	if (ls)
 		hash_del(&ls->node);
 	spin_unlock_irqrestore(&lq_lock, flags);
-	if (ls) {
-		llist_add(&ls->reap, &lq_dead);
-		schedule_work(&lq_reap_work);
-	}
+	lq_table_free_atomic(ls);
 }
 
 /* Adopt one listener found in lhash2; we hold a reference on it. */
@@ -262,7 +247,7 @@ void lq_registry_exit(void)
 	HLIST_HEAD(all);
 	int bkt;
 
-	flush_work(&lq_reap_work);
+	lq_table_free_flush();
 	spin_lock_bh(&lq_lock);
 	hash_for_each_safe(lq_hash, bkt, tmp, ls, node) {
 		hash_del(&ls->node);
@@ -271,7 +256,6 @@ void lq_registry_exit(void)
 	spin_unlock_bh(&lq_lock);
 	hlist_for_each_entry_safe(ls, tmp, &all, node)
 		lq_table_free(ls);
-	lq_reap(NULL);
 }
 
 /*

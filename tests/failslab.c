@@ -4,8 +4,10 @@
  * fail_page_alloc), aimed at listenq: only allocations with listenq's code
  * on the stack, made by this test's task, fail.  Every listen() either
  * works or fails with ENOMEM; after ENOMEM the same socket listens once
- * allocations succeed again; no table is left behind.  Leaks are checked
- * by the kmemleak scan of `make check-debug` after the suite.
+ * allocations succeed again; no table is left behind.  Loading under
+ * faults aims at listenq's direct allocations only (see lq_calibrate()).
+ * Leaks are checked by the kmemleak scan of `make check-debug` after the
+ * suite.
  *
  * Needs CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC and
  * CONFIG_FAULT_INJECTION_STACKTRACE_FILTER (the debug kernel of make
@@ -78,10 +80,18 @@ static int lq_module_range(unsigned long *start, unsigned long *end)
 	return 0;
 }
 
-/* Aim both injectors at listenq, failing @percent of its allocations. */
-static int lq_fail_arm(unsigned long start, unsigned long end, int percent)
+/* Frames the injectors' stack walk looks at: all of them, by default. */
+#define LQ_DEPTH_ALL	32
+
+/*
+ * Aim the injectors at [start, end), failing @percent of the allocations
+ * with that code among the first @depth[i] frames of the stack walk
+ * (0: that injector stays off).
+ */
+static int lq_fail_arm(unsigned long start, unsigned long end, int percent,
+		       const int *depth)
 {
-	char s[32], e[32], p[16], t[32];
+	char s[32], e[32], p[16], t[32], dp[16];
 	size_t i;
 	int err = 0;
 
@@ -100,16 +110,20 @@ static int lq_fail_arm(unsigned long start, unsigned long end, int percent)
 		err |= lq_fail_write(d, "ignore-gfp-wait", "N");
 		err |= lq_fail_write(d, "require-start", s);
 		err |= lq_fail_write(d, "require-end", e);
-		err |= lq_fail_write(d, "stacktrace-depth", "32");
+		snprintf(dp, sizeof(dp), "%d", depth[i]);
+		err |= lq_fail_write(d, "stacktrace-depth", dp);
 		err |= lq_fail_write(d, "times", t);
 	}
 	err |= lq_fail_write(lq_fail_dirs[0], "cache-filter", "N");
 	err |= lq_fail_write(lq_fail_dirs[1], "ignore-gfp-highmem", "N");
 	err |= lq_fail_write(lq_fail_dirs[1], "min-order", "0");
 	for (i = 0; i < ARRAY_SIZE(lq_fail_dirs); i++)
-		err |= lq_fail_write(lq_fail_dirs[i], "probability", p);
+		if (depth[i])
+			err |= lq_fail_write(lq_fail_dirs[i], "probability", p);
 	return err;
 }
+
+static const int lq_depth_all[] = { LQ_DEPTH_ALL, LQ_DEPTH_ALL };
 
 static void lq_fail_disarm(void)
 {
@@ -181,7 +195,8 @@ FIXTURE_TEARDOWN(failslab)
 		close(self->kmsg);
 }
 
-TEST_F(failslab, listen_fails_only_with_enomem)
+/* 120 listens and connections: minutes under KASAN, lockdep and TCG. */
+TEST_F_TIMEOUT(failslab, listen_fails_only_with_enomem, 900)
 {
 	static const int backlogs[] = { 0, 1, 16, 128, 511, 1000, 4096, 65535 };
 	unsigned long start, end;
@@ -190,7 +205,7 @@ TEST_F(failslab, listen_fails_only_with_enomem)
 
 	ASSERT_EQ(0, lq_module_range(&start, &end));
 	TH_LOG("listenq text from %#lx, %lu bytes", start, end - start);
-	ASSERT_EQ(0, lq_fail_arm(start, end, 50));
+	ASSERT_EQ(0, lq_fail_arm(start, end, 50, lq_depth_all));
 
 	for (i = 0; i < LQ_ROUNDS; i++) {
 		int v6 = i & 1;
@@ -238,14 +253,6 @@ TEST_F(failslab, listen_fails_only_with_enomem)
 	EXPECT_EQ(0, lq_kmsg_splats(self->kmsg));
 }
 
-/*
- * Loading under faults: listenq's init (hooks, /proc/listenq, adopting the
- * listeners already open) fails with ENOMEM or works, and either way the
- * listeners keep serving.  Before the load its addresses are unknown, so
- * the filter takes all code above the kernel image: listenq is the only
- * module on the debug kernel, and the loader's own allocations (made
- * before any of its code runs) stay out of the range.
- */
 /* Past the kernel image: above its highest symbol (module symbols carry "[name]"). */
 static unsigned long lq_kernel_end(void)
 {
@@ -263,18 +270,73 @@ static unsigned long lq_kernel_end(void)
 	return end ? end + 1 : 0;
 }
 
-TEST_F(failslab, load_fails_only_with_enomem)
+/*
+ * The stack-walk depth at which injector @which first reaches one of
+ * listenq's own allocations: a listen(@backlog) allocates its table
+ * straight from listenq's code (kzalloc up to a page, vzalloc above), so
+ * the smallest depth at which it fails is how far below the walk's start
+ * a direct caller in listenq sits.  At that depth the faults stay out of
+ * what the kernel allocates for itself deeper down, e.g. ftrace's hash
+ * copies inside (un)register_kprobe(), which the kernel cannot undo
+ * without memory ("Failed to disarm kprobe-ftrace").  0: never reached.
+ */
+static int lq_calibrate(struct __test_metadata *_metadata, size_t which,
+			unsigned long start, unsigned long end, int backlog)
+{
+	int depth[ARRAY_SIZE(lq_fail_dirs)] = { 0 };
+	int d, fd, ret, err;
+
+	for (d = 1; d <= LQ_DEPTH_ALL; d++) {
+		depth[which] = d;
+		if (lq_fail_arm(start, end, 100, depth))
+			return 0;
+		fd = lq_bound(AF_INET, "127.0.0.1", 0);
+		if (fd < 0)
+			return 0;
+		lq_make_it_fail(1);
+		ret = listen(fd, backlog);
+		err = errno;
+		lq_make_it_fail(0);
+		lq_fail_disarm();
+		if (ret) {
+			EXPECT_EQ(ENOMEM, err);
+			EXPECT_EQ(0, listen(fd, backlog));
+		}
+		close(fd);
+		if (ret)
+			return d;
+	}
+	return 0;
+}
+
+/*
+ * Loading under faults: listenq's init (hooks, /proc/listenq, adopting the
+ * listeners already open) fails with ENOMEM or works, and either way the
+ * listeners keep serving.  Before the load its addresses are unknown, so
+ * the filter takes all code above the kernel image: listenq is the only
+ * module on the debug kernel, and the loader's own allocations (made
+ * before any of its code runs) stay out of the range.  Only listenq's
+ * direct allocations fail (depths from lq_calibrate()).
+ */
+TEST_F_TIMEOUT(failslab, load_fails_only_with_enomem, 900)
 {
 	unsigned long kend = lq_kernel_end();
-	int fds[16], i, ret, loaded = 0, nomem = 0;
+	int fds[16], depth[2], i, ret, loaded = 0, nomem = 0;
 
 	ASSERT_NE(0, kend);
+	/* a kzalloc'd table for failslab, a vzalloc'd one for the pages */
+	depth[0] = lq_calibrate(_metadata, 0, kend, ULONG_MAX, 128);
+	depth[1] = lq_calibrate(_metadata, 1, kend, ULONG_MAX, 65535);
+	TH_LOG("direct allocations of listenq at stack depth %d (slab), %d (pages)",
+	       depth[0], depth[1]);
+	ASSERT_LT(0, depth[0]);
+	ASSERT_LT(0, depth[1]);
 	for (i = 0; i < 16; i++) {
 		fds[i] = lq_listener(i & 1 ? AF_INET6 : AF_INET,
 				     i & 1 ? "::1" : "127.0.0.1", 0, 64 * i);
 		ASSERT_LE(0, fds[i]);
 	}
-	ASSERT_EQ(0, lq_fail_arm(kend, ULONG_MAX, 3));
+	ASSERT_EQ(0, lq_fail_arm(kend, ULONG_MAX, 5, depth));
 	for (i = 0; i < 12; i++) {
 		char params[32];
 
