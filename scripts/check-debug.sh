@@ -53,7 +53,7 @@ mount -t debugfs debugfs /sys/kernel/debug
 kml=/sys/kernel/debug/kmemleak
 echo scan > \$kml && echo clear > \$kml || echo "kmemleak is not running" > \$LISTENQ_OUT/kmemleak.txt
 cd build/ksft && LISTENQ_KO=$BUILD/$rel/listenq.ko ./run_kselftest.sh ${runner_args[*]} 2>&1 |
-	cat > \$LISTENQ_OUT/ktap.log
+	while IFS= read -r l; do printf '%(%s)T %s\n' -1 "\$l"; done > \$LISTENQ_OUT/ktap-times.log
 sleep 6
 echo scan > \$kml && sleep 1 && echo scan > \$kml && cat \$kml >> \$LISTENQ_OUT/kmemleak.txt ||
 	echo "kmemleak scan failed" >> \$LISTENQ_OUT/kmemleak.txt
@@ -68,8 +68,13 @@ VM_MEM=${VM_MEM:-3G} VM_TIMEOUT=${VM_TIMEOUT:-5400} VM_QUIET=1 \
 	"$TOP/scripts/vm-run.sh" -o "$out" "$rel" "$guest"
 vm=$?
 took=$((SECONDS - start))
+sed 's/^[0-9]* //' "$out/ktap-times.log" > "$out/ktap.log" 2>/dev/null
 sed "s/^/# [$rel] /" "$out/ktap.log" 2>/dev/null
 echo "# $rel: the suite took $((took / 60))m$((took % 60))s in the debug VM"
+# Seconds per test program (its result line's time minus the previous one's).
+awk '/^[0-9]+ (not )?ok [0-9]+ selftests: / {
+	if (prev) printf "# %s: %ds\n", $NF, $1 - prev; prev = $1; next }
+	!prev && /^[0-9]+ / { prev = $1 }' "$out/ktap-times.log" 2>/dev/null | sed "s/^# /# [$rel] took /"
 add_counts "$(awk -f "$TOP/scripts/ktap-count.awk" "$out/ktap.log" 2>/dev/null || echo 0 1 0)"
 sed "s/^/# [kmemleak] /" "$out/kmemleak.txt" 2>/dev/null
 [ -e "$out/kmemleak.txt" ] && [ ! -s "$out/kmemleak.txt" ]

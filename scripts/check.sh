@@ -17,6 +17,13 @@ logs="$BUILD/check"
 rm -rf "$logs"
 mkdir -p "$logs"
 
+# CHECK_DEBUG=1 (what .ci/run asks): the debug kernel builds meanwhile, at
+# nice 19, so it takes only what the lanes leave idle; the debug lane at
+# the end waits for it (debug-kernel.sh serialises on a lock).
+if [ "${CHECK_DEBUG:-0}" = 1 ]; then
+	"$TOP/scripts/debug-kernel.sh" > /dev/null 2> "$logs/debug-kernel.log" &
+fi
+
 "$TOP/scripts/install-tests.sh" > "$logs/tests-build.log" 2>&1
 record "kselftests build" $? || true
 [ -s "$BUILD/ksft/kselftest-list.txt" ] || { cat "$logs/tests-build.log"; finish; }
@@ -97,13 +104,16 @@ make -s -C "$TOP/bench" > "$logs/bench-build.log" 2>&1
 record "bench/lqbench builds" $?
 
 lane_start=$SECONDS
+lanes=()
 for rel in "${RELEASES[@]}"; do
 	kernel_lane "$rel" > "$logs/lane-$rel.log" 2>&1 &
+	lanes+=($!)
 done
 # The runner's own tests, on the first kernel, meanwhile: they test the
 # harness (short boots, mostly waiting for a timeout).
 "$TOP/tests/host/vm_runner.sh" "${RELEASES[0]}" > "$logs/vm-runner.log" 2>&1 &
-wait
+lanes+=($!)
+wait "${lanes[@]}"
 for rel in "${RELEASES[@]}"; do
 	grep -v '^# counts ' "$logs/lane-$rel.log"
 	add_counts "$(sed -n 's/^# counts //p' "$logs/lane-$rel.log" | grep . || echo 0 1 0)"

@@ -198,17 +198,19 @@ static void notrace lq_ftrace_listen_sk(unsigned long ip,
 	ftrace_test_recursion_unlock(bit);
 }
 
-/* RECURSION: the handlers do their own ftrace_test_recursion_trylock(). */
+/*
+ * No FTRACE_OPS_FL_RECURSION: the handlers take the recursion lock (which
+ * also disables preemption) themselves, as livepatch's does, so ftrace's
+ * trampoline calls them directly instead of through its assist function.
+ */
 static struct ftrace_ops lq_listen_ops = {
 	.func = lq_ftrace_listen,
-	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION |
-		 LQ_FTRACE_REGS_FLAGS,
+	.flags = FTRACE_OPS_FL_IPMODIFY | LQ_FTRACE_REGS_FLAGS,
 };
 
 static struct ftrace_ops lq_listen_sk_ops = {
 	.func = lq_ftrace_listen_sk,
-	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION |
-		 LQ_FTRACE_REGS_FLAGS,
+	.flags = FTRACE_OPS_FL_IPMODIFY | LQ_FTRACE_REGS_FLAGS,
 };
 
 static int notrace lq_listen_stop_pre(struct kprobe *p, struct pt_regs *regs)

@@ -31,6 +31,17 @@
 
 #define LISTENQ_PROC "/proc/listenq"
 
+/*
+ * A size a long test may be run with (STRESS_SECONDS=, FLOOD_SYNS=, ...):
+ * make check shortens some, make check-debug scales some down for KASAN.
+ */
+static inline int lq_env_int(const char *name, int def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? atoi(v) : def;
+}
+
 /* build/<release>/listenq.ko, seen from the installed build/ksft/listenq/. */
 static inline const char *listenq_ko_path(void)
 {

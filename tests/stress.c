@@ -49,13 +49,6 @@ struct stress {
 	atomic_long load_failures, unexpected;
 };
 
-static int env_int(const char *name, int def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? atoi(v) : def;
-}
-
 static void unexpected(struct stress *s, const char *what, int err)
 {
 	if (atomic_fetch_add(&s->unexpected, 1) < 10)
@@ -371,9 +364,9 @@ FIXTURE_SETUP(stress)
 	struct stress *s;
 	int i;
 
-	self->seconds = env_int(variant->seconds_env, variant->seconds);
+	self->seconds = lq_env_int(variant->seconds_env, variant->seconds);
 	self->min_reloads = variant->min_reloads ?
-			    env_int("STRESS_RELOADS", variant->min_reloads) : 0;
+			    lq_env_int("STRESS_RELOADS", variant->min_reloads) : 0;
 	s = calloc(1, sizeof(*s));
 	ASSERT_NE(NULL, s);
 	self->s = s;

@@ -7,15 +7,17 @@
  * warning, no leaked table or mirror entry, and a module whose mirror
  * (rebuilt from the kernel's hash at load) again equals syn_len.
  * The counting test uses 20,000 SYNs: exactness does not need more, and
- * under qemu TCG each SYN costs about a millisecond.
+ * under qemu TCG each SYN costs about a millisecond (FLOOD_SYNS= and
+ * FLOOD_RMMOD_SYNS= change the sizes; the debug kernel's KASAN makes each
+ * SYN several times dearer).
  */
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "listenq_test.h"
 
-#define LQ_FLOOD_SYNS	20000
-#define LQ_RMMOD_FLOOD_SYNS	100000
+#define LQ_FLOOD_SYNS	lq_env_int("FLOOD_SYNS", 20000)
+#define LQ_RMMOD_FLOOD_SYNS	lq_env_int("FLOOD_RMMOD_SYNS", 100000)
 
 static int lq_flood_setup(int *lfd, int *raw, unsigned char *local)
 {
@@ -65,7 +67,7 @@ FIXTURE_TEARDOWN(flood)
 /* Parallel senders, one per vCPU: TCG spends most of a SYN in softirq. */
 #define LQ_SENDERS	2
 
-TEST_F_TIMEOUT(flood, counts_exactly, 240)
+TEST_F_TIMEOUT(flood, counts_exactly, 420)
 {
 	long long base[LQ_NR_LIVE], mib[LQ_NR_LIVE], rows[LQ_NR_LIVE];
 	static struct lq_diag d[2048];
