@@ -354,7 +354,8 @@ static const char *tool_path(void)
 	return path;
 }
 
-TEST_F(userns, no_kernel_addresses)
+/* four module reloads: minutes under the debug kernel's KASAN */
+TEST_F_TIMEOUT(userns, no_kernel_addresses, 600)
 {
 	static const int restrict_values[] = { 0, 2 };
 	const char *tool = tool_path();
