@@ -123,7 +123,7 @@ static int lq_fail_arm(unsigned long start, unsigned long end, int percent,
 	return err;
 }
 
-static const int lq_depth_all[] = { LQ_DEPTH_ALL, LQ_DEPTH_ALL };
+static const int lq_depth_all[ARRAY_SIZE(lq_fail_dirs)] = { LQ_DEPTH_ALL, LQ_DEPTH_ALL };
 
 static void lq_fail_disarm(void)
 {
@@ -321,7 +321,7 @@ static int lq_calibrate(struct __test_metadata *_metadata, size_t which,
 TEST_F_TIMEOUT(failslab, load_fails_only_with_enomem, 900)
 {
 	unsigned long kend = lq_kernel_end();
-	int fds[16], depth[2], i, ret, loaded = 0, nomem = 0;
+	int fds[16], depth[ARRAY_SIZE(lq_fail_dirs)], i, ret, loaded = 0, nomem = 0;
 
 	ASSERT_NE(0, kend);
 	/* a kzalloc'd table for failslab, a vzalloc'd one for the pages */

@@ -53,11 +53,9 @@ static int lq_random_syns(int raw, const unsigned char *local, int port, int n)
 }
 
 /*
- * Requests for local @port that /proc/net/tcp lists (state 03, SYN_RECV),
- * to compare with the kernel's own count: an independent walk of the
- * established hash.  inet_diag is not used here: on the debug kernel its
- * dump missed requests (927 or 1,007 of 1,025) in some boots, whoever had
- * made them, while the counters, the mirror and nstat agreed.
+ * Requests for local @port that /proc/net/tcp lists (state 03, SYN_RECV):
+ * the kernel's established hash walked independently of listenq, to
+ * compare with syn_len and the mirror.
  */
 static long long lq_proc_net_requests(int port)
 {
@@ -74,6 +72,23 @@ static long long lq_proc_net_requests(int port)
 			n++;
 	fclose(f);
 	return n;
+}
+
+/*
+ * Stop the SYN-ACK timer from pruning @lfd's requests, so that values read
+ * one after the other agree.  With more than half of the accept backlog
+ * in the request queue, the timer drops requests after two SYN-ACKs
+ * whatever tcp_synack_retries says (the young/old rule); under the debug
+ * kernel's KASAN a flood is slow enough for the queue to be pruned and
+ * refilled all the time.  A re-listen with backlog 4096 puts the queue
+ * (at most 1,025) under that half, and listenq keeps the table.
+ */
+static int lq_hold_requests(int lfd)
+{
+	if (listen(lfd, 4096))
+		return -errno;
+	usleep(200 * 1000);	/* a timer run that read the old backlog */
+	return 0;
 }
 
 /* No state: the fixture only carries the per-test timeouts. */
@@ -93,7 +108,7 @@ FIXTURE_TEARDOWN(flood)
 
 TEST_F_TIMEOUT(flood, counts_exactly, 420)
 {
-	long long base[LQ_NR_LIVE], mib[LQ_NR_LIVE], rows[LQ_NR_LIVE];
+	long long base[LQ_NR_LIVE], mib[LQ_NR_LIVE], rows[LQ_NR_LIVE], len;
 	unsigned char local[4];
 	struct lq_table t;
 	int lfd, raw, i, row;
@@ -110,15 +125,23 @@ TEST_F_TIMEOUT(flood, counts_exactly, 420)
 		       rows[i], mib[i]);
 		EXPECT_EQ(mib[i], rows[i]);
 	}
+	EXPECT_LT(0, rows[3]);
+	lq_table_free(&t);
+
+	ASSERT_EQ(0, lq_hold_requests(lfd));
+	ASSERT_EQ(0, lq_table_read(&t));
 	row = lq_find_inode(&t, lq_fd_ino(lfd));
 	ASSERT_LE(0, row);
-	/* the request queue holds backlog + 1, the rest got cookies */
-	EXPECT_EQ(1025, lq_cell_num(&t, row, "syn_len"));
+	/*
+	 * The request queue held backlog + 1, the rest got cookies; since
+	 * then the timer may have pruned some (see lq_hold_requests).
+	 */
 	EXPECT_EQ(1025, lq_cell_num(&t, row, "syn_peak"));
-	EXPECT_EQ(lq_cell_num(&t, row, "syn_len"),
-		  lq_proc_net_requests(lq_local_port(lfd)));
+	len = lq_cell_num(&t, row, "syn_len");
+	EXPECT_LT(0, len);
+	EXPECT_GE(1025, len);
+	EXPECT_EQ(len, lq_proc_net_requests(lq_local_port(lfd)));
 	lq_check_mirror(&t, row);
-	EXPECT_LT(0, rows[3]);
 	lq_table_free(&t);
 	close(raw);
 	close(lfd);
@@ -165,6 +188,7 @@ TEST_F_TIMEOUT(flood, rmmod_mid_flood, 580)
 	close(p[0]);
 
 	/* adopted again, and the queue it shows is the kernel's */
+	ASSERT_EQ(0, lq_hold_requests(lfd));
 	ASSERT_EQ(0, lq_table_read(&t));
 	row = lq_find_inode(&t, lq_fd_ino(lfd));
 	ASSERT_LE(0, row);
