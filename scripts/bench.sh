@@ -13,13 +13,18 @@
 #   BENCH_SYNS=20000      SYNs per synflood sample
 #   BENCH_SCALE="100 1000 10000 24000"   listener counts of procread/ssread
 #   BENCH_MEM_N=2000      listeners for the memory figure (backlog 4096: /8)
+#   BENCH_WORKLOADS="listen128 connect synflood"   only those workloads
+#                         (of mem128 mem4096 listen128 listen4096 connect
+#                         synflood scale); default all
 #   BENCH_SMOKE=1         one small round without bpftrace, for make check
 #   BENCH_ACCEL=kvm       run the VM on KVM (VM_ACCEL=kvm) instead of TCG
 #   BENCH_OUT=build/bench where results.csv and the plot go
 #   BENCH_REPORT_ONLY=1   no VM: aggregate, print and plot the last runs again
 #   KERNELS               as for make check
 # Each ratio is a median against the stock kernel's median in the same
-# boot; TCG makes absolute times meaningless.
+# boot; TCG makes absolute times meaningless.  paired.csv has, per workload
+# and configuration, the median, min and max of the per-round ratios (each
+# round's sample against the stock sample run right before or after it).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,6 +53,8 @@ export VM_QUIET=${VM_QUIET:-1}
 
 csv="$outdir/results.csv"
 echo "kernel,workload,config,median,min,max,ratio" > "$csv"
+paired="$outdir/paired.csv"
+echo "kernel,workload,config,paired_median,paired_min,paired_max,rounds" > "$paired"
 rc=0
 for rel in "${RELEASES[@]}"; do
 	"$TOP/scripts/build-module.sh" "$rel" > "$outdir/build-$rel.log" 2>&1 ||
@@ -60,7 +67,8 @@ for rel in "${RELEASES[@]}"; do
 		"$TOP/scripts/vm-run.sh" -t "${VM_TIMEOUT:-7200}" -o "$vmout" "$rel" \
 			"BENCH_ROUNDS=$BENCH_ROUNDS BENCH_ITER=$BENCH_ITER BENCH_ITER4096=$BENCH_ITER4096" \
 			"BENCH_SYNS=$BENCH_SYNS BENCH_SCALE='$BENCH_SCALE' BENCH_MEM_N=$BENCH_MEM_N" \
-			"BENCH_CONFIGS='$BENCH_CONFIGS' bash scripts/bench-guest.sh $BUILD/$rel/listenq.ko"
+			"BENCH_CONFIGS='$BENCH_CONFIGS' BENCH_WORKLOADS='${BENCH_WORKLOADS:-}'" \
+			"bash scripts/bench-guest.sh $BUILD/$rel/listenq.ko"
 		vm=$?
 		log "$rel: $((SECONDS - start))s in the VM"
 	fi
@@ -96,6 +104,34 @@ for rel in "${RELEASES[@]}"; do
 					m[w, kc[2]], lo[key], hi[key], ratio
 			}
 		}' | sort -t, -k2,2 -k3,3 >> "$csv"
+	# Paired: each round's sample against the stock sample of the same
+	# round and workload, taken seconds apart (bench-guest.sh), so that
+	# a drift of the host between rounds cancels; median, min, max of
+	# those per-round ratios.
+	awk -v rel="$rel" '
+		{ v[$1, $2, $3] = $4; w[$3] = 1; c[$1] = 1; r[$2] = 1 }
+		END {
+			for (wl in w) for (cf in c) {
+				if (cf == "stock")
+					continue
+				base = wl
+				if (wl ~ /^procread_/)
+					sub(/^procread_/, "ssread_", base)
+				k = 0
+				for (rd in r)
+					if ((cf, rd, wl) in v && ("stock", rd, base) in v &&
+					    v["stock", rd, base] > 0)
+						q[++k] = v[cf, rd, wl] / v["stock", rd, base]
+				if (!k)
+					continue
+				for (i = 2; i <= k; i++)	# insertion sort, k is small
+					for (j = i; j > 1 && q[j - 1] > q[j]; j--) {
+						t = q[j]; q[j] = q[j - 1]; q[j - 1] = t
+					}
+				med = k % 2 ? q[(k + 1) / 2] : (q[k / 2] + q[k / 2 + 1]) / 2
+				printf "%s,%s,%s,%.3f,%.3f,%.3f,%d\n", rel, wl, cf, med, q[1], q[k], k
+			}
+		}' "$vmout/raw.txt" | sort -t, -k2,2 -k3,3 >> "$paired"
 done
 
 # The table: one line per workload, the configurations side by side.
@@ -121,6 +157,25 @@ unit() {
 			fi
 			IFS=, read -r _ _ _ med _ _ ratio <<< "$line"
 			printf ' %24s' "$med (${ratio:--})"
+		done
+		echo
+	done
+	echo
+	echo "Paired ratios: median (min-max) of each round's sample against the same round's stock sample"
+	printf '%-22s %-16s' kernel workload
+	for c in replace observe tcpsynbl; do printf ' %24s' "$c"; done
+	echo
+	tail -n +2 "$paired" | cut -d, -f1,2 | sort -u | sort -t, -k1,1 -k2,2V | while IFS=, read -r k w; do
+		case $w in mem*|ssread_*) continue ;; esac
+		printf '%-22s %-16s' "$k" "$w"
+		for c in replace observe tcpsynbl; do
+			line=$(grep "^$k,$w,$c," "$paired" | head -n 1)
+			if [ -z "$line" ]; then
+				printf ' %24s' -
+				continue
+			fi
+			IFS=, read -r _ _ _ med lo hi _ <<< "$line"
+			printf ' %24s' "$med ($lo-$hi)"
 		done
 		echo
 	done

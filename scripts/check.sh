@@ -126,11 +126,14 @@ add_ktap_counts "$logs/vm-runner.log"
 # The debug-kernel lane (scripts/check-debug.sh) when CHECK_DEBUG=1, as
 # .ci/run asks: its results count in the closing line.  The whole suite
 # takes about an hour in the debug VM, so CI runs the part below (README,
-# "Debug-kernel lane"): programs that passed in every debug run so far.
-# CHECK_DEBUG_TESTS= (empty) runs all of it.
-DEBUG_CI_TESTS="listenq:proc_file listenq:clamp_matrix listenq:netns listenq:adopt
-	listenq:enomem listenq:live_counters listenq:syn_queue listenq:failslab
-	listenq:proc_fuzz"
+# "Debug-kernel lane"): every program but the long load, reload and scale
+# runs (stress, scale, unload_under_load, module_reload.sh,
+# module_params.sh, differential.sh, tool_live.sh), about a quarter of the
+# time.  CHECK_DEBUG_TESTS= (empty) runs all of it.
+DEBUG_CI_TESTS="listenq:proc_file listenq:clamp_matrix listenq:queue_alloc
+	listenq:netns listenq:adopt listenq:enomem listenq:live_counters
+	listenq:syn_queue listenq:syn_flood listenq:failslab listenq:proc_fuzz
+	listenq:userns_reader listenq:module_load.sh"
 if [ "${CHECK_DEBUG:-0}" = 1 ]; then
 	CHECK_DEBUG_TESTS=${CHECK_DEBUG_TESTS-$(echo $DEBUG_CI_TESTS)} \
 		"$TOP/scripts/check-debug.sh" 2>&1 | tee "$logs/check-debug.log" | sed -u 's/^/# [debug] /'
