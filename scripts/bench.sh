@@ -18,6 +18,9 @@
 #                         synflood scale); default all
 #   BENCH_SMOKE=1         one small round without bpftrace, for make check
 #   BENCH_ACCEL=kvm       run the VM on KVM (VM_ACCEL=kvm) instead of TCG
+#   BENCH_ICOUNT=0        TCG with instruction counting (VM_ICOUNT): guest
+#                         time is instructions executed (2^N ns each), so
+#                         the host's load and speed drop out of the ratios
 #   BENCH_OUT=build/bench where results.csv and the plot go
 #   BENCH_REPORT_ONLY=1   no VM: aggregate, print and plot the last runs again
 #   KERNELS               as for make check
@@ -38,6 +41,7 @@ export BENCH_ITER4096=${BENCH_ITER4096:-$BENCH_ITER} BENCH_SYNS=${BENCH_SYNS:-20
 export BENCH_SCALE=${BENCH_SCALE:-100 1000 10000 24000} BENCH_MEM_N=${BENCH_MEM_N:-2000}
 export BENCH_CONFIGS=${BENCH_CONFIGS:-stock replace observe tcpsynbl}
 [ "${BENCH_ACCEL:-tcg}" = kvm ] && export VM_ACCEL=kvm
+[ -n "${BENCH_ICOUNT:-}" ] && export VM_ICOUNT=$BENCH_ICOUNT
 outdir=${BENCH_OUT:-$BUILD/bench}
 
 "$TOP/scripts/setup-host.sh" || die "host set-up failed"
@@ -62,7 +66,7 @@ for rel in "${RELEASES[@]}"; do
 	vmout="$outdir/vm-$rel"
 	vm=0
 	if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
-		log "$rel: benchmark in qemu (${VM_ACCEL:-tcg}), $BENCH_ROUNDS round(s)"
+		log "$rel: benchmark in qemu (${VM_ACCEL:-tcg}${VM_ICOUNT:+, icount shift=$VM_ICOUNT}), $BENCH_ROUNDS round(s)"
 		start=$SECONDS
 		"$TOP/scripts/vm-run.sh" -t "${VM_TIMEOUT:-7200}" -o "$vmout" "$rel" \
 			"BENCH_ROUNDS=$BENCH_ROUNDS BENCH_ITER=$BENCH_ITER BENCH_ITER4096=$BENCH_ITER4096" \
@@ -79,6 +83,7 @@ for rel in "${RELEASES[@]}"; do
 		continue
 	fi
 	cp "$vmout/info.txt" "$outdir/info-$rel.txt"
+	[ -z "${VM_ICOUNT:-}" ] || echo "icount shift=$VM_ICOUNT" >> "$outdir/info-$rel.txt"
 	# median, min, max per (workload, config); ratio against stock's
 	# median (procread_N: against stock's ssread_N, the same sockets).
 	sort -k3,3 -k1,1 -k4,4g "$vmout/raw.txt" | awk -v rel="$rel" '

@@ -11,6 +11,9 @@
 #   VM_TIMEOUT         seconds before a hung guest is killed (default 600)
 #   VM_APPEND          extra kernel command line
 #   VM_QUIET=1         do not echo the console while it runs
+#   VM_ICOUNT=N        TCG only: count instructions, each taking 2^N ns of
+#                      guest time (qemu -icount), so the guest's clocks
+#                      measure instructions executed, not host speed
 #
 # The exit status is the command's, read from the guest's second serial
 # port. The run fails (status 125 if the command itself passed) when the
@@ -70,11 +73,17 @@ if [ "$accel" = kvm ]; then
 	cpu=host
 fi
 
+icount=()
+if [ -n "${VM_ICOUNT:-}" ]; then
+	[ "$accel" != kvm ] || die "VM_ICOUNT needs TCG"
+	icount=(-icount "shift=$VM_ICOUNT,sleep=on")
+fi
+
 console_dest="stdio,signal=off"
 [ "${VM_QUIET:-0}" = 1 ] && console_dest="null"
 
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
-	-accel "$accel" -cpu "$cpu" -smp "${VM_SMP:-2}" -m "${VM_MEM:-2G}" \
+	-accel "$accel" "${icount[@]}" -cpu "$cpu" -smp "${VM_SMP:-2}" -m "${VM_MEM:-2G}" \
 	-machine "${VM_MACHINE:-q35}" -nodefaults -display none -no-reboot \
 	-kernel "$vmlinuz" -initrd "$initrd" -append "$append" \
 	-chardev "$console_dest,id=con,logfile=$outdir/console.log" \
