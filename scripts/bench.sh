@@ -148,42 +148,46 @@ unit() {
 	mem*) echo B/listener ;;
 	esac
 }
-{
-	printf '%-22s %-16s %-11s' kernel workload unit
-	for c in stock replace observe tcpsynbl; do printf ' %24s' "$c median (ratio)"; done
-	echo
-	tail -n +2 "$csv" | cut -d, -f1,2 | sort -u | sort -t, -k1,1 -k2,2V | while IFS=, read -r k w; do
-		printf '%-22s %-16s %-11s' "$k" "$w" "$(unit "$w")"
-		for c in stock replace observe tcpsynbl; do
-			line=$(grep "^$k,$w,$c," "$csv" | head -n 1)
+# rows FILE CONFIGS...: one line per (kernel, workload) of FILE, a cell per
+# configuration: "median (ratio)" from results.csv with the workload's unit,
+# "median (min-max)" from paired.csv (no mem or ssread rows: no pairs).
+rows() {
+	local file=$1 k w c line med lo hi ratio
+	shift
+	tail -n +2 "$file" | cut -d, -f1,2 | sort -u | sort -t, -k1,1 -k2,2V | while IFS=, read -r k w; do
+		if [ "$file" = "$csv" ]; then
+			printf '%-22s %-16s %-11s' "$k" "$w" "$(unit "$w")"
+		else
+			case $w in mem*|ssread_*) continue ;; esac
+			printf '%-22s %-16s' "$k" "$w"
+		fi
+		for c in "$@"; do
+			line=$(grep "^$k,$w,$c," "$file" | head -n 1)
 			if [ -z "$line" ]; then
 				printf ' %24s' -
 				continue
 			fi
-			IFS=, read -r _ _ _ med _ _ ratio <<< "$line"
-			printf ' %24s' "$med (${ratio:--})"
+			IFS=, read -r _ _ _ med lo hi ratio <<< "$line"
+			if [ "$file" = "$csv" ]; then
+				printf ' %24s' "$med (${ratio:--})"
+			else
+				printf ' %24s' "$med ($lo-$hi)"
+			fi
 		done
 		echo
 	done
+}
+{
+	printf '%-22s %-16s %-11s' kernel workload unit
+	for c in stock replace observe tcpsynbl; do printf ' %24s' "$c median (ratio)"; done
+	echo
+	rows "$csv" stock replace observe tcpsynbl
 	echo
 	echo "Paired ratios: median (min-max) of each round's sample against the same round's stock sample"
 	printf '%-22s %-16s' kernel workload
 	for c in replace observe tcpsynbl; do printf ' %24s' "$c"; done
 	echo
-	tail -n +2 "$paired" | cut -d, -f1,2 | sort -u | sort -t, -k1,1 -k2,2V | while IFS=, read -r k w; do
-		case $w in mem*|ssread_*) continue ;; esac
-		printf '%-22s %-16s' "$k" "$w"
-		for c in replace observe tcpsynbl; do
-			line=$(grep "^$k,$w,$c," "$paired" | head -n 1)
-			if [ -z "$line" ]; then
-				printf ' %24s' -
-				continue
-			fi
-			IFS=, read -r _ _ _ med lo hi _ <<< "$line"
-			printf ' %24s' "$med ($lo-$hi)"
-		done
-		echo
-	done
+	rows "$paired" replace observe tcpsynbl
 } | tee "$outdir/table.txt"
 for f in "$outdir"/info-*.txt; do
 	[ -e "$f" ] && sed "s/^/# /" "$f"
