@@ -150,14 +150,15 @@ run() {
 
 # The workloads, in order: "NAME|ARGS...|WARM-UP ARGS..." (no warm-up:
 # empty).  BENCH_WORKLOADS="listen128 connect ..." runs only those.
-iter_warm=$((iter / 10 > 0 ? iter / 10 : 1))
+# share N D: N / D, at least 1.
+share() { echo $(($1 / $2 > 0 ? $1 / $2 : 1)); }
 workloads=(
 	"mem128|mem 128 $mem_n|"
-	"mem4096|mem 4096 $((mem_n / 8 > 0 ? mem_n / 8 : 1))|"
-	"listen128|listen 128 $iter|listen 128 $iter_warm"
-	"listen4096|listen 4096 $iter4096|listen 4096 $((iter4096 / 10 > 0 ? iter4096 / 10 : 1))"
-	"connect|connect $iter|connect $iter_warm"
-	"synflood|synflood $syns|synflood $((syns / 10 > 0 ? syns / 10 : 1))"
+	"mem4096|mem 4096 $(share "$mem_n" 8)|"
+	"listen128|listen 128 $iter|listen 128 $(share "$iter" 10)"
+	"listen4096|listen 4096 $iter4096|listen 4096 $(share "$iter4096" 10)"
+	"connect|connect $iter|connect $(share "$iter" 10)"
+	"synflood|synflood $syns|synflood $(share "$syns" 10)"
 	"scale|scale $scale|"
 )
 if [ -n "${BENCH_WORKLOADS:-}" ]; then

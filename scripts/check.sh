@@ -128,8 +128,8 @@ add_ktap_counts "$logs/vm-runner.log"
 # takes about an hour in the debug VM, so CI runs the part below (README,
 # "Debug-kernel lane"): every program but the long load, reload and scale
 # runs (stress, scale, unload_under_load, module_reload.sh,
-# module_params.sh, differential.sh, tool_live.sh), about a quarter of the
-# time.  CHECK_DEBUG_TESTS= (empty) runs all of it.
+# module_params.sh, differential.sh, tool_live.sh), about 30 % of the
+# suite's time.  CHECK_DEBUG_TESTS= (empty) runs all of it.
 DEBUG_CI_TESTS="listenq:proc_file listenq:clamp_matrix listenq:queue_alloc
 	listenq:netns listenq:adopt listenq:enomem listenq:live_counters
 	listenq:syn_queue listenq:syn_flood listenq:failslab listenq:proc_fuzz
