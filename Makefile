@@ -18,6 +18,7 @@
 # KERNELS: Debian LTS lines ("6.1", "6.12", resolved through the meta
 # packages) or exact releases; default "6.1 6.12" (demo: "6.12").
 
+SHELL := /bin/bash
 KERNELS ?= 6.1 6.12
 export KERNELS
 

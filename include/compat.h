@@ -10,6 +10,7 @@
 
 #include <linux/version.h>
 #include <linux/ftrace.h>
+#include <linux/module.h>
 #include <net/inet_hashtables.h>
 #include <net/net_namespace.h>
 
@@ -50,6 +51,26 @@
 #define lq_ftrace_set_ip(fregs, ip)	ftrace_regs_set_instruction_pointer(fregs, ip)
 #else
 #define lq_ftrace_set_ip(fregs, ip)	ftrace_instruction_pointer_set(fregs, ip)
+#endif
+
+/*
+ * Argument @n of the traced function, in an ftrace handler.  With WITH_ARGS
+ * x86 saves the argument registers in pt_regs layout; 6.1 has no accessor.
+ */
+#ifdef ftrace_regs_get_argument
+#define lq_ftrace_arg(fregs, n)		ftrace_regs_get_argument(fregs, n)
+#else
+#define lq_ftrace_arg(fregs, n)		regs_get_kernel_argument(&(fregs)->regs, n)
+#endif
+
+/*
+ * Is @addr in listenq's text?  6.4 split module memory into typed regions;
+ * within_module() would test all of them, on every redirected listen().
+ */
+#if KERNEL_VERSION(6, 4, 0) <= LQ_KVER
+#define lq_in_module_text(addr)	within_module_mem_type(addr, THIS_MODULE, MOD_TEXT)
+#else
+#define lq_in_module_text(addr)	within_module_core(addr, THIS_MODULE)
 #endif
 
 /*

@@ -27,6 +27,14 @@ struct net;
 struct request_sock;
 struct kretprobe;
 struct seq_file;
+struct ftrace_regs;
+struct lq_watch_set;
+
+/* An entry watch: @fn runs on entry to the function @name (see hook.c). */
+struct lq_watch {
+	const char *name;
+	void (*fn)(struct ftrace_regs *fregs);
+};
 
 enum lq_origin {
 	LQ_ORIGIN_LISTEN,
@@ -83,6 +91,7 @@ struct listen_sock {
 	u8 syn_limit_by;		/* enum lq_limit */
 	u8 max_qlen_log;
 	u8 vmalloced;
+	u8 hash_seeded;			/* hash_rnd drawn (at the first SYN) */
 	u32 nr_table_entries;
 	u32 hash_rnd;
 	u32 alloc_bytes;
@@ -149,6 +158,9 @@ int lq_hook_install(bool replace);
 void lq_hook_remove(void);
 void lq_hook_enter(void);
 void lq_hook_exit(void);
+struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
+				      unsigned int nr, const char *what);
+void lq_watch_remove(struct lq_watch_set *set);
 
 /* livestate.c */
 void lq_live_apply(struct lq_live *live, const struct sock *sk,

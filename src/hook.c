@@ -8,10 +8,14 @@
  * continues in listenq's function with the original arguments.  On 6.6+
  * __inet_listen_sk() gets the same treatment in replace mode, for
  * mptcp_listen(), which calls it on the subflow without inet_listen().
- * inet_csk_listen_stop() is watched by a kprobe (no IPMODIFY needed): it
- * runs on every path that takes a socket out of LISTEN (close, shutdown,
- * disconnect, tcp_abort, MPTCP), after the state change and before the
- * socket can be freed.
+ *
+ * Functions listenq only needs to see called get an entry watch: one ftrace
+ * ops per set of them, without IPMODIFY or a full pt_regs, whose handler
+ * picks the watch by the address ftrace reports.  Per call that is cheaper
+ * than a kprobe, which saves every register and looks the probe up.
+ * inet_csk_listen_stop() is one: it runs on every path that takes a socket
+ * out of LISTEN (close, shutdown, disconnect, tcp_abort, MPTCP), after the
+ * state change and before the socket can be freed.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -19,7 +23,9 @@
 #include <linux/ftrace.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/rcupdate.h>
+#include <linux/slab.h>
 #include <linux/static_call.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -34,7 +40,9 @@ static unsigned long lq_listen_target;
 /* The functions the ops filter on, and calls seen for any other (none). */
 static unsigned long lq_listen_func, lq_listen_sk_func;
 static atomic_t lq_foreign_calls = ATOMIC_INIT(0);
-static bool lq_listen_on, lq_listen_sk_on, lq_stop_on;
+static bool lq_listen_on, lq_listen_sk_on;
+static bool lq_lookup_ok;
+static struct lq_watch_set *lq_stop_watches;
 
 /*
  * Every function that ftrace sends a task into brackets its body with
@@ -112,38 +120,46 @@ void notrace lq_fastopen_init_key_once(struct net *net)
 }
 
 /*
- * Resolve the helpers replace mode needs.  kallsyms_lookup_name() is not
- * exported since 5.7; its address comes from a kprobe on it.  Should it be
- * missing, a kprobe on the helper itself gives the address.  Without the
- * helper, fall back to observe mode.
+ * The start of function @name: from kallsyms_lookup_name() when it was
+ * found, else by probing the function itself.  0 when it does not exist.
+ */
+static unsigned long lq_symbol_start(const char *name)
+{
+	unsigned long addr = 0;
+
+	if (lq_lookup_ok)
+		addr = static_call(lq_lookup_name)(name);
+	return addr ? addr : lq_kprobe_addr(name);
+}
+
+/*
+ * Resolve kallsyms_lookup_name() (for the watches) and the helpers replace
+ * mode needs.  kallsyms_lookup_name() is not exported since 5.7; its
+ * address comes from a kprobe on it.  Should it be missing, a kprobe on
+ * each function gives its address.  Without the Fast Open helper, fall
+ * back to observe mode.
  */
 int lq_hook_resolve(bool *replace)
 {
 	unsigned long addr, lookup;
 
-	if (!*replace)
-		return 0;
 	lookup = lq_kprobe_addr("kallsyms_lookup_name");
-	addr = 0;
 	if (lookup) {
 		static_call_update(lq_lookup_name,
 				   (unsigned long (*)(const char *))lookup);
-		addr = static_call(lq_lookup_name)("tcp_fastopen_init_key_once");
+		lq_lookup_ok = true;
 	}
-	if (!addr)
-		addr = lq_kprobe_addr("tcp_fastopen_init_key_once");
+	if (!*replace)
+		return 0;
+	addr = lq_symbol_start("tcp_fastopen_init_key_once");
 	if (!addr) {
 		pr_warn("tcp_fastopen_init_key_once not found, falling back to mode=observe\n");
 		*replace = false;
 		return 0;
 	}
 	static_call_update(lq_tfo_key_once, (void (*)(struct net *))addr);
-	if (LQ_HAVE_INET_LISTEN_SK) {
-		if (lookup)
-			lq_listen_sk_func = static_call(lq_lookup_name)(LQ_INET_LISTEN_SK_NAME);
-		if (!lq_listen_sk_func)
-			lq_listen_sk_func = lq_kprobe_addr(LQ_INET_LISTEN_SK_NAME);
-	}
+	if (LQ_HAVE_INET_LISTEN_SK)
+		lq_listen_sk_func = lq_symbol_start(LQ_INET_LISTEN_SK_NAME);
 	pr_debug("kallsyms_lookup_name: %pS, tcp_fastopen_init_key_once: %pS\n",
 		 (void *)lookup, (void *)addr);
 	return 0;
@@ -155,10 +171,12 @@ int lq_hook_resolve(bool *replace)
  * other function would be an ftrace bookkeeping error; it is counted and
  * left alone rather than sent into listenq.
  */
+#define LQ_FENTRY_MAX	16	/* the fentry call is at most this far in */
+
 static bool notrace lq_redirect_ok(unsigned long ip, unsigned long func,
 				   unsigned long target)
 {
-	if (!func || !target || ip - func >= 16) {
+	if (!func || !target || ip - func >= LQ_FENTRY_MAX) {
 		atomic_inc(&lq_foreign_calls);
 		return false;
 	}
@@ -176,7 +194,7 @@ static void notrace lq_ftrace_listen(unsigned long ip, unsigned long parent_ip,
 	if (bit < 0)
 		return;
 	/* observe mode calls the stock function from here: let it run */
-	if (!within_module(parent_ip, THIS_MODULE) &&
+	if (!lq_in_module_text(parent_ip) &&
 	    lq_redirect_ok(ip, lq_listen_func, target))
 		lq_ftrace_set_ip(fregs, target);
 	ftrace_test_recursion_unlock(bit);
@@ -192,7 +210,7 @@ static void notrace lq_ftrace_listen_sk(unsigned long ip,
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-	if (!within_module(parent_ip, THIS_MODULE) &&
+	if (!lq_in_module_text(parent_ip) &&
 	    lq_redirect_ok(ip, lq_listen_sk_func, (unsigned long)lq_inet_listen_sk))
 		lq_ftrace_set_ip(fregs, (unsigned long)lq_inet_listen_sk);
 	ftrace_test_recursion_unlock(bit);
@@ -213,15 +231,105 @@ static struct ftrace_ops lq_listen_sk_ops = {
 	.flags = FTRACE_OPS_FL_IPMODIFY | LQ_FTRACE_REGS_FLAGS,
 };
 
-static int notrace lq_listen_stop_pre(struct kprobe *p, struct pt_regs *regs)
+struct lq_watch_set {
+	struct ftrace_ops ops;
+	const struct lq_watch *watches;
+	unsigned int nr;
+	const char *what;
+	atomic_t missed;		/* calls the recursion guard refused */
+	unsigned long starts[];		/* of each watched function */
+};
+
+/*
+ * No FTRACE_OPS_FL_RECURSION (see lq_listen_ops); the recursion lock also
+ * keeps preemption off, so unregistering waits for running handlers.
+ */
+static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *op,
+				    struct ftrace_regs *fregs)
 {
-	lq_registry_stop((struct sock *)regs_get_kernel_argument(regs, 0));
-	return 0;
+	struct lq_watch_set *set = container_of(op, struct lq_watch_set, ops);
+	unsigned int i;
+	int bit;
+
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0) {
+		atomic_inc(&set->missed);
+		return;
+	}
+	for (i = 0; i < set->nr; i++) {
+		if (ip - set->starts[i] < LQ_FENTRY_MAX) {
+			set->watches[i].fn(fregs);
+			break;
+		}
+	}
+	if (i == set->nr)
+		atomic_inc(&lq_foreign_calls);
+	ftrace_test_recursion_unlock(bit);
 }
 
-static struct kprobe lq_stop_kp = {
-	.symbol_name = "inet_csk_listen_stop",
-	.pre_handler = lq_listen_stop_pre,
+/*
+ * Start watching the @nr functions of @watches (@what names them in
+ * messages); the handlers run from the next call on, on every CPU.
+ */
+struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
+				      unsigned int nr, const char *what)
+{
+	struct lq_watch_set *set;
+	unsigned int i;
+	int err;
+
+	set = kzalloc(struct_size(set, starts, nr), GFP_KERNEL);
+	if (!set)
+		return ERR_PTR(-ENOMEM);
+	set->ops.func = lq_ftrace_watch;
+	set->ops.flags = LQ_FTRACE_REGS_FLAGS;
+	set->watches = watches;
+	set->nr = nr;
+	set->what = what;
+	for (i = 0; i < nr; i++) {
+		set->starts[i] = lq_symbol_start(watches[i].name);
+		err = set->starts[i] ? ftrace_set_filter_ip(&set->ops, set->starts[i], 0, 0) :
+				       -ENOENT;
+		if (err) {
+			pr_err("cannot watch %s (%s): %d\n", watches[i].name,
+			       what, err);
+			goto fail;
+		}
+	}
+	err = register_ftrace_function(&set->ops);
+	if (err) {
+		pr_err("cannot watch %s: %d\n", what, err);
+		goto fail;
+	}
+	return set;
+fail:
+	ftrace_free_filter(&set->ops);
+	kfree(set);
+	return ERR_PTR(err);
+}
+
+/* Stop watching; no handler of @set runs any more when this returns. */
+void lq_watch_remove(struct lq_watch_set *set)
+{
+	if (IS_ERR_OR_NULL(set))
+		return;
+	unregister_ftrace_function(&set->ops);
+	ftrace_free_filter(&set->ops);
+	if (atomic_read(&set->missed))
+		pr_warn("%s: %d calls missed (recursion), inexact\n", set->what,
+			atomic_read(&set->missed));
+	kfree(set);
+}
+
+/* inet_csk_listen_stop(sk) */
+static void notrace lq_listen_stop_watch(struct ftrace_regs *fregs)
+{
+	lq_registry_stop((struct sock *)lq_ftrace_arg(fregs, 0));
+}
+
+static const struct lq_watch lq_stop_watch[] = {
+	{ .name = "inet_csk_listen_stop", .fn = lq_listen_stop_watch },
 };
 
 static int lq_ftrace_on(struct ftrace_ops *ops, const char *name,
@@ -248,19 +356,19 @@ static int lq_ftrace_on(struct ftrace_ops *ops, const char *name,
 }
 
 /*
- * Order: the listen_stop probe first, so that no entry created by the
+ * Order: the listen_stop watch first, so that no entry created by the
  * listen hook can outlive its socket; adoption follows in main.c.
  */
 int lq_hook_install(bool replace)
 {
+	struct lq_watch_set *set;
 	int err;
 
-	err = register_kprobe(&lq_stop_kp);
-	if (err) {
-		pr_err("cannot probe inet_csk_listen_stop: %d\n", err);
-		return err;
-	}
-	lq_stop_on = true;
+	set = lq_watch_install(lq_stop_watch, ARRAY_SIZE(lq_stop_watch),
+			       "listen stop");
+	if (IS_ERR(set))
+		return PTR_ERR(set);
+	lq_stop_watches = set;
 
 	lq_listen_func = (unsigned long)inet_listen;
 	lq_listen_target = replace ? (unsigned long)lq_inet_listen :
@@ -298,7 +406,7 @@ fail:
  * 3. wait for lq_inflight to reach 0 (tasks may sleep in lock_sock());
  * 4. synchronize_rcu_tasks() again: a task that just decremented may still
  *    be executing the last instructions of the module function.
- * The kprobe handler runs with preemption disabled and unregister_kprobe()
+ * Watch handlers run with preemption disabled and unregistering their ops
  * waits for running handlers itself.
  */
 void lq_hook_remove(void)
@@ -320,10 +428,8 @@ void lq_hook_remove(void)
 		wait_event(lq_drain_wq, !atomic_read(&lq_inflight));
 		synchronize_rcu_tasks();
 	}
-	if (lq_stop_on) {
-		unregister_kprobe(&lq_stop_kp);
-		lq_stop_on = false;
-	}
+	lq_watch_remove(lq_stop_watches);
+	lq_stop_watches = NULL;
 	if (atomic_read(&lq_foreign_calls))
 		pr_err("listen hook called for %d other functions, left alone\n",
 		       atomic_read(&lq_foreign_calls));

@@ -8,7 +8,10 @@
  * them to a probed function alive.  Removal follows the kernel's removal
  * paths rather than verifying entries later with lookups:
  *
- *   inet_csk_reqsk_queue_hash_add()  return: linked on success
+ *   inet_csk_reqsk_queue_hash_add()  entry: linked; should the kernel then
+ *                                    fail to hash it (a duplicate), it
+ *                                    frees it at once, through the
+ *                                    destructor
  *   inet_csk_reqsk_queue_drop()      entry: RST, ICMP, bad ACK, closed
  *                                    listener, expiry (6.1 via _and_put)
  *   inet_csk_complete_hashdance()    entry with own_req: the handshake
@@ -16,6 +19,9 @@
  *   tcp_v4/v6_reqsk_destructor()     entry: the request is being freed
  *   reqsk_timer_handler()            return: a request migrated (reuseport,
  *                                    tcp_migrate_req) to another listener
+ *
+ * The entries are watches (hook.c), cheaper per call than kprobes: a
+ * connection passes three of them.  Only the timer needs a kretprobe.
  *
  * The destructor is the backstop that makes the scheme safe whatever the
  * compiler inlined: a request can only be freed through it (reqsk_free()
@@ -36,8 +42,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ftrace.h>
 #include <linux/jhash.h>
 #include <linux/kprobes.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <net/inet_connection_sock.h>
 #include <net/inet_hashtables.h>
@@ -119,6 +127,12 @@ static notrace struct lq_syn_entry *lq_syn_link(struct listen_sock *ls,
 
 	if (lq_syn_find(chain, req))
 		return e;
+	if (!ls->hash_seeded) {
+		/* drawn when first needed: most listeners never see a SYN */
+		ls->hash_rnd = get_random_u32();
+		ls->hash_seeded = 1;
+		chain = &ls->syn_table[lq_syn_bucket(ls, req)];
+	}
 	if (hlist_empty(chain))
 		ls->syn_used++;
 	e->req = req;
@@ -211,44 +225,29 @@ u32 lq_mirror_chain_max(const struct listen_sock *ls)
 	return max;
 }
 
-/* inet_csk_reqsk_queue_hash_add(sk, req, timeout): link on success. */
-static notrace int lq_hash_add_entry(struct kretprobe_instance *ri,
-				     struct pt_regs *regs)
+/* inet_csk_reqsk_queue_hash_add(sk, req, timeout) */
+static notrace void lq_hash_add_watch(struct ftrace_regs *fregs)
 {
-	*(struct request_sock **)ri->data =
-		(struct request_sock *)regs_get_kernel_argument(regs, 1);
-	return 0;
-}
-
-static notrace int lq_hash_add_return(struct kretprobe_instance *ri,
-				      struct pt_regs *regs)
-{
-	/* bool: false when an identical request was hashed first */
-	if (regs_return_value(regs) & 0xff)
-		lq_syn_insert(*(struct request_sock **)ri->data);
-	return 0;
+	lq_syn_insert((struct request_sock *)lq_ftrace_arg(fregs, 1));
 }
 
 /* inet_csk_reqsk_queue_drop(sk, req), inet_csk_reqsk_queue_drop_and_put(). */
-static notrace int lq_drop_pre(struct kprobe *p, struct pt_regs *regs)
+static notrace void lq_drop_watch(struct ftrace_regs *fregs)
 {
-	lq_syn_remove((struct request_sock *)regs_get_kernel_argument(regs, 1));
-	return 0;
+	lq_syn_remove((struct request_sock *)lq_ftrace_arg(fregs, 1));
 }
 
 /* inet_csk_complete_hashdance(sk, child, req, own_req) */
-static notrace int lq_hashdance_pre(struct kprobe *p, struct pt_regs *regs)
+static notrace void lq_hashdance_watch(struct ftrace_regs *fregs)
 {
-	if (regs_get_kernel_argument(regs, 3) & 0xff)
-		lq_syn_remove((struct request_sock *)regs_get_kernel_argument(regs, 2));
-	return 0;
+	if (lq_ftrace_arg(fregs, 3) & 0xff)
+		lq_syn_remove((struct request_sock *)lq_ftrace_arg(fregs, 2));
 }
 
 /* tcp_v4_reqsk_destructor(req), tcp_v6_reqsk_destructor(req) */
-static notrace int lq_destructor_pre(struct kprobe *p, struct pt_regs *regs)
+static notrace void lq_destructor_watch(struct ftrace_regs *fregs)
 {
-	lq_syn_remove((struct request_sock *)regs_get_kernel_argument(regs, 0));
-	return 0;
+	lq_syn_remove((struct request_sock *)lq_ftrace_arg(fregs, 0));
 }
 
 /* What the timer's return probe needs to find a migrated clone. */
@@ -392,34 +391,29 @@ int lq_mirror_adopt_all(void)
 	return err;
 }
 
-static struct kprobe lq_mirror_kps[] = {
-	{ .symbol_name = "inet_csk_reqsk_queue_drop", .pre_handler = lq_drop_pre },
-	{ .symbol_name = "inet_csk_reqsk_queue_drop_and_put", .pre_handler = lq_drop_pre },
-	{ .symbol_name = "inet_csk_complete_hashdance", .pre_handler = lq_hashdance_pre },
-	{ .symbol_name = "tcp_v4_reqsk_destructor", .pre_handler = lq_destructor_pre },
+static const struct lq_watch lq_removal_watches[] = {
+	{ .name = "inet_csk_reqsk_queue_drop", .fn = lq_drop_watch },
+	{ .name = "inet_csk_reqsk_queue_drop_and_put", .fn = lq_drop_watch },
+	{ .name = "inet_csk_complete_hashdance", .fn = lq_hashdance_watch },
+	{ .name = "tcp_v4_reqsk_destructor", .fn = lq_destructor_watch },
 #if IS_ENABLED(CONFIG_IPV6)
-	{ .symbol_name = "tcp_v6_reqsk_destructor", .pre_handler = lq_destructor_pre },
+	{ .name = "tcp_v6_reqsk_destructor", .fn = lq_destructor_watch },
 #endif
 };
 
-static struct kretprobe lq_mirror_krps[] = {
-	{
-		.kp.symbol_name = "inet_csk_reqsk_queue_hash_add",
-		.entry_handler = lq_hash_add_entry,
-		.handler = lq_hash_add_return,
-		.data_size = sizeof(struct request_sock *),
-	},
-	{
-		.kp.symbol_name = "reqsk_timer_handler",
-		.entry_handler = lq_timer_entry,
-		.handler = lq_timer_return,
-		.data_size = sizeof(struct lq_timer_frame),
-	},
+static const struct lq_watch lq_insertion_watches[] = {
+	{ .name = "inet_csk_reqsk_queue_hash_add", .fn = lq_hash_add_watch },
 };
 
-static struct kprobe *lq_mirror_kp_ptrs[ARRAY_SIZE(lq_mirror_kps)];
-static struct kretprobe *lq_mirror_krp_ptrs[ARRAY_SIZE(lq_mirror_krps)];
-static bool lq_mirror_kps_on, lq_mirror_krps_on;
+static struct kretprobe lq_timer_krp = {
+	.kp.symbol_name = "reqsk_timer_handler",
+	.entry_handler = lq_timer_entry,
+	.handler = lq_timer_return,
+	.data_size = sizeof(struct lq_timer_frame),
+};
+
+static struct lq_watch_set *lq_removals, *lq_insertions;
+static bool lq_timer_krp_on;
 
 int lq_mirror_init(void)
 {
@@ -428,57 +422,51 @@ int lq_mirror_init(void)
 }
 
 /*
- * Removal probes first: from the moment a request can be linked, every way
- * out of the queue is watched.
+ * Removal watches first: from the moment a request can be linked, every
+ * way out of the queue is watched.
  */
 int lq_mirror_install(void)
 {
-	int i, err;
+	struct lq_watch_set *set;
+	int err;
 
-	for (i = 0; i < ARRAY_SIZE(lq_mirror_kps); i++)
-		lq_mirror_kp_ptrs[i] = &lq_mirror_kps[i];
-	err = register_kprobes(lq_mirror_kp_ptrs, ARRAY_SIZE(lq_mirror_kps));
-	if (err) {
-		pr_err("cannot probe the request removal paths: %d\n", err);
-		return err;
+	set = lq_watch_install(lq_removal_watches,
+			       ARRAY_SIZE(lq_removal_watches), "request removal");
+	if (IS_ERR(set))
+		return PTR_ERR(set);
+	lq_removals = set;
+	set = lq_watch_install(lq_insertion_watches,
+			       ARRAY_SIZE(lq_insertion_watches), "request insertion");
+	if (IS_ERR(set)) {
+		lq_mirror_remove();
+		return PTR_ERR(set);
 	}
-	lq_mirror_kps_on = true;
+	lq_insertions = set;
 
-	for (i = 0; i < ARRAY_SIZE(lq_mirror_krps); i++) {
-		/* softirq frames do not nest on a CPU; timers run one at a time */
-		lq_mirror_krps[i].maxactive = 4 * num_possible_cpus();
-		lq_mirror_krp_ptrs[i] = &lq_mirror_krps[i];
-	}
-	err = register_kretprobes(lq_mirror_krp_ptrs, ARRAY_SIZE(lq_mirror_krps));
+	/* timers run one at a time per CPU */
+	lq_timer_krp.maxactive = 4 * num_possible_cpus();
+	err = register_kretprobe(&lq_timer_krp);
 	if (err) {
-		pr_err("cannot probe the request insertion paths: %d\n", err);
+		pr_err("cannot probe reqsk_timer_handler: %d\n", err);
 		lq_mirror_remove();
 		return err;
 	}
-	lq_mirror_krps_on = true;
+	lq_timer_krp_on = true;
 	return 0;
 }
 
-/* Insertion probes first, so nothing is linked that could not be removed. */
+/* Insertion first, so nothing is linked that could not be removed. */
 void lq_mirror_remove(void)
 {
-	int i;
-
-	if (lq_mirror_krps_on) {
-		unregister_kretprobes(lq_mirror_krp_ptrs, ARRAY_SIZE(lq_mirror_krps));
-		lq_mirror_krps_on = false;
-		for (i = 0; i < ARRAY_SIZE(lq_mirror_krps); i++)
-			lq_report_missed(&lq_mirror_krps[i], "mirror");
+	if (lq_timer_krp_on) {
+		unregister_kretprobe(&lq_timer_krp);
+		lq_timer_krp_on = false;
+		lq_report_missed(&lq_timer_krp, "mirror");
 	}
-	if (lq_mirror_kps_on) {
-		unregister_kprobes(lq_mirror_kp_ptrs, ARRAY_SIZE(lq_mirror_kps));
-		lq_mirror_kps_on = false;
-		for (i = 0; i < ARRAY_SIZE(lq_mirror_kps); i++)
-			if (lq_mirror_kps[i].nmissed)
-				pr_warn("%s: %lu calls missed, mirror inexact\n",
-					lq_mirror_kps[i].symbol_name,
-					lq_mirror_kps[i].nmissed);
-	}
+	lq_watch_remove(lq_insertions);
+	lq_insertions = NULL;
+	lq_watch_remove(lq_removals);
+	lq_removals = NULL;
 }
 
 /* After every table is freed. */

@@ -13,7 +13,6 @@
 #include <linux/log2.h>
 #include <linux/minmax.h>
 #include <linux/overflow.h>
-#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
@@ -99,7 +98,6 @@ struct listen_sock *notrace lq_table_alloc(struct sock *sk,
 	ls->nr_table_entries = entries;
 	/* entries is a power of two >= 16, so this is the smallest l >= 3 */
 	ls->max_qlen_log = max_t(u32, LQ_MIN_QLEN_LOG, ilog2(entries));
-	ls->hash_rnd = get_random_u32();
 	ls->vmalloced = vm;
 	ls->alloc_bytes = size;
 	atomic_inc(&lq_tables_live);

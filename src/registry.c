@@ -4,11 +4,11 @@
  *
  * Locking: one spinlock, always taken with BH disabled, protects the hash.
  * Entries are added and updated with the socket lock owned (listen path,
- * adoption) and removed from the inet_csk_listen_stop() probe, which runs
+ * adoption) and removed from the inet_csk_listen_stop() watch, which runs
  * before the socket can be freed, with preemption disabled.  A reader that
  * finds an entry under the lock may therefore dereference its socket.
  * Nothing sleeps under the lock; freeing happens outside it (from the
- * listen_stop probe, see lq_table_free_atomic()).
+ * listen_stop watch, see lq_table_free_atomic()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -100,17 +100,17 @@ void lq_registry_reset(const struct net *net)
 	spin_unlock_bh(&lq_lock);
 }
 
-/* Called for every inet_csk_listen_stop(), from a kprobe: atomic context. */
+/* Called for every inet_csk_listen_stop(), from a watch: preemption off. */
 void notrace lq_registry_stop(struct sock *sk)
 {
 	struct listen_sock *ls;
 	unsigned long flags;
 
 	/*
-	 * Not _bh: before the probe is optimized it fires from int3, which
-	 * runs with IRQs off and counts as hardirq, where re-enabling BH
-	 * warns.  The caller is the task closing the socket, never a holder
-	 * of lq_lock, so taking it here cannot deadlock.
+	 * Not _bh: re-enabling BH warns where IRQs are off, and the watch
+	 * does not choose its caller's context.  The caller is the task
+	 * closing the socket, never a holder of lq_lock, so taking it here
+	 * cannot deadlock.
 	 */
 	spin_lock_irqsave(&lq_lock, flags);
 	ls = lq_find(sk);
@@ -259,8 +259,9 @@ void lq_registry_exit(void)
 }
 
 /*
- * For the mirror's probes, which may run from int3 (see lq_registry_stop):
- * the entry of listener @sk or NULL, with the lock held either way.
+ * For the mirror's watches and probes, from softirq or the request timer
+ * (IRQs saved, see lq_registry_stop): the entry of listener @sk or NULL,
+ * with the lock held either way.
  */
 struct listen_sock *notrace lq_registry_find_lock(const struct sock *sk,
 						  unsigned long *flags)
