@@ -25,15 +25,18 @@ struct sock;
 struct socket;
 struct net;
 struct request_sock;
-struct kretprobe;
 struct seq_file;
 struct ftrace_regs;
 struct lq_watch_set;
 
-/* An entry watch: @fn runs on entry to the function @name (see hook.c). */
+/*
+ * A hook on function @name (see hook.c): @fn runs on its entry, or else
+ * the call is redirected to @redirect, a function of the same type.
+ */
 struct lq_watch {
 	const char *name;
 	void (*fn)(struct ftrace_regs *fregs);
+	void *redirect;
 };
 
 enum lq_origin {
@@ -158,6 +161,7 @@ int lq_hook_install(bool replace);
 void lq_hook_remove(void);
 void lq_hook_enter(void);
 void lq_hook_exit(void);
+unsigned long lq_symbol_start(const char *name);
 struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
 				      unsigned int nr, const char *what);
 void lq_watch_remove(struct lq_watch_set *set);
@@ -165,7 +169,6 @@ void lq_watch_remove(struct lq_watch_set *set);
 /* livestate.c */
 void lq_live_apply(struct lq_live *live, const struct sock *sk,
 		   const unsigned long *delta);
-void lq_report_missed(const struct kretprobe *rp, const char *what);
 int lq_live_install(void);
 void lq_live_remove(void);
 

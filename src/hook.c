@@ -3,19 +3,22 @@
  * listenq: installing and removing the hooks, resolving unexported helpers,
  * and draining tasks out of the module before it goes away.
  *
- * inet_listen() is redirected by an ftrace ops with IPMODIFY: the handler
- * rewrites the return address of the ftrace trampoline, so the call
- * continues in listenq's function with the original arguments.  On 6.6+
- * __inet_listen_sk() gets the same treatment in replace mode, for
- * mptcp_listen(), which calls it on the subflow without inet_listen().
+ * Every hook is an ftrace ops shared by a set of functions (one trampoline
+ * for the set, argument registers only: cheaper per call than a kprobe,
+ * which saves every register and looks the probe up).  The handler picks
+ * the function by the address ftrace reports, then either
+ * - watches it: runs listenq's function on entry, with the arguments; or
+ * - redirects it (IPMODIFY): rewrites the return address of the ftrace
+ *   trampoline, so the call continues in listenq's function with the
+ *   original arguments.  A redirected function called from listenq's own
+ *   text (a wrapper calling the stock one) runs as it is.
  *
- * Functions listenq only needs to see called get an entry watch: one ftrace
- * ops per set of them, without IPMODIFY or a full pt_regs, whose handler
- * picks the watch by the address ftrace reports.  Per call that is cheaper
- * than a kprobe, which saves every register and looks the probe up.
- * inet_csk_listen_stop() is one: it runs on every path that takes a socket
- * out of LISTEN (close, shutdown, disconnect, tcp_abort, MPTCP), after the
- * state change and before the socket can be freed.
+ * inet_listen() is redirected; on 6.6+ __inet_listen_sk() too, in replace
+ * mode, for mptcp_listen(), which calls it on the subflow without
+ * inet_listen().  inet_csk_listen_stop() is watched: it runs on every path
+ * that takes a socket out of LISTEN (close, shutdown, disconnect,
+ * tcp_abort, MPTCP), after the state change and before the socket can be
+ * freed.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -36,13 +39,10 @@
 
 static atomic_t lq_inflight = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(lq_drain_wq);
-static unsigned long lq_listen_target;
-/* The functions the ops filter on, and calls seen for any other (none). */
-static unsigned long lq_listen_func, lq_listen_sk_func;
+/* Calls a hook saw for a function it was not set up for (none). */
 static atomic_t lq_foreign_calls = ATOMIC_INIT(0);
-static bool lq_listen_on, lq_listen_sk_on;
 static bool lq_lookup_ok;
-static struct lq_watch_set *lq_stop_watches;
+static struct lq_watch_set *lq_stop_watches, *lq_listen_redirects;
 
 /*
  * Every function that ftrace sends a task into brackets its body with
@@ -123,7 +123,7 @@ void notrace lq_fastopen_init_key_once(struct net *net)
  * The start of function @name: from kallsyms_lookup_name() when it was
  * found, else by probing the function itself.  0 when it does not exist.
  */
-static unsigned long lq_symbol_start(const char *name)
+unsigned long lq_symbol_start(const char *name)
 {
 	unsigned long addr = 0;
 
@@ -158,78 +158,18 @@ int lq_hook_resolve(bool *replace)
 		return 0;
 	}
 	static_call_update(lq_tfo_key_once, (void (*)(struct net *))addr);
-	if (LQ_HAVE_INET_LISTEN_SK)
-		lq_listen_sk_func = lq_symbol_start(LQ_INET_LISTEN_SK_NAME);
 	pr_debug("kallsyms_lookup_name: %pS, tcp_fastopen_init_key_once: %pS\n",
 		 (void *)lookup, (void *)addr);
 	return 0;
 }
 
 /*
- * Redirect only the function the ops was set up for: ftrace reports its
- * fentry call, at its first byte or right after an ENDBR.  A call for any
- * other function would be an ftrace bookkeeping error; it is counted and
- * left alone rather than sent into listenq.
+ * A set of watches shares one ftrace ops.  ftrace reports the fentry call
+ * of the traced function, at its first byte or right after an ENDBR; the
+ * handler picks the watch by that address.  A call matching none would be
+ * an ftrace bookkeeping error: it is counted and left alone.
  */
 #define LQ_FENTRY_MAX	16	/* the fentry call is at most this far in */
-
-static bool notrace lq_redirect_ok(unsigned long ip, unsigned long func,
-				   unsigned long target)
-{
-	if (!func || !target || ip - func >= LQ_FENTRY_MAX) {
-		atomic_inc(&lq_foreign_calls);
-		return false;
-	}
-	return true;
-}
-
-static void notrace lq_ftrace_listen(unsigned long ip, unsigned long parent_ip,
-				     struct ftrace_ops *op,
-				     struct ftrace_regs *fregs)
-{
-	unsigned long target = READ_ONCE(lq_listen_target);
-	int bit;
-
-	bit = ftrace_test_recursion_trylock(ip, parent_ip);
-	if (bit < 0)
-		return;
-	/* observe mode calls the stock function from here: let it run */
-	if (!lq_in_module_text(parent_ip) &&
-	    lq_redirect_ok(ip, lq_listen_func, target))
-		lq_ftrace_set_ip(fregs, target);
-	ftrace_test_recursion_unlock(bit);
-}
-
-static void notrace lq_ftrace_listen_sk(unsigned long ip,
-					unsigned long parent_ip,
-					struct ftrace_ops *op,
-					struct ftrace_regs *fregs)
-{
-	int bit;
-
-	bit = ftrace_test_recursion_trylock(ip, parent_ip);
-	if (bit < 0)
-		return;
-	if (!lq_in_module_text(parent_ip) &&
-	    lq_redirect_ok(ip, lq_listen_sk_func, (unsigned long)lq_inet_listen_sk))
-		lq_ftrace_set_ip(fregs, (unsigned long)lq_inet_listen_sk);
-	ftrace_test_recursion_unlock(bit);
-}
-
-/*
- * No FTRACE_OPS_FL_RECURSION: the handlers take the recursion lock (which
- * also disables preemption) themselves, as livepatch's does, so ftrace's
- * trampoline calls them directly instead of through its assist function.
- */
-static struct ftrace_ops lq_listen_ops = {
-	.func = lq_ftrace_listen,
-	.flags = FTRACE_OPS_FL_IPMODIFY | LQ_FTRACE_REGS_FLAGS,
-};
-
-static struct ftrace_ops lq_listen_sk_ops = {
-	.func = lq_ftrace_listen_sk,
-	.flags = FTRACE_OPS_FL_IPMODIFY | LQ_FTRACE_REGS_FLAGS,
-};
 
 struct lq_watch_set {
 	struct ftrace_ops ops;
@@ -241,14 +181,17 @@ struct lq_watch_set {
 };
 
 /*
- * No FTRACE_OPS_FL_RECURSION (see lq_listen_ops); the recursion lock also
- * keeps preemption off, so unregistering waits for running handlers.
+ * No FTRACE_OPS_FL_RECURSION: the handler takes the recursion lock (which
+ * also disables preemption, so unregistering waits for running handlers)
+ * itself, as livepatch's does, so ftrace's trampoline calls it directly
+ * instead of through its assist function.
  */
 static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
 				    struct ftrace_ops *op,
 				    struct ftrace_regs *fregs)
 {
 	struct lq_watch_set *set = container_of(op, struct lq_watch_set, ops);
+	const struct lq_watch *w;
 	unsigned int i;
 	int bit;
 
@@ -258,10 +201,15 @@ static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
 		return;
 	}
 	for (i = 0; i < set->nr; i++) {
-		if (ip - set->starts[i] < LQ_FENTRY_MAX) {
-			set->watches[i].fn(fregs);
-			break;
-		}
+		if (ip - set->starts[i] >= LQ_FENTRY_MAX)
+			continue;
+		w = &set->watches[i];
+		if (w->fn)
+			w->fn(fregs);
+		/* a wrapper calling the stock function: let that call run */
+		else if (!lq_in_module_text(parent_ip))
+			lq_ftrace_set_ip(fregs, (unsigned long)w->redirect);
+		break;
 	}
 	if (i == set->nr)
 		atomic_inc(&lq_foreign_calls);
@@ -270,7 +218,8 @@ static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
 
 /*
  * Start watching the @nr functions of @watches (@what names them in
- * messages); the handlers run from the next call on, on every CPU.
+ * messages); from the next call on, on every CPU, each runs its watch's
+ * fn on entry, or is redirected to its watch's wrapper.
  */
 struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
 				      unsigned int nr, const char *what)
@@ -288,18 +237,21 @@ struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
 	set->nr = nr;
 	set->what = what;
 	for (i = 0; i < nr; i++) {
+		if (watches[i].redirect)
+			set->ops.flags |= FTRACE_OPS_FL_IPMODIFY;
 		set->starts[i] = lq_symbol_start(watches[i].name);
 		err = set->starts[i] ? ftrace_set_filter_ip(&set->ops, set->starts[i], 0, 0) :
 				       -ENOENT;
 		if (err) {
-			pr_err("cannot watch %s (%s): %d\n", watches[i].name,
-			       what, err);
+			pr_err("cannot hook %s (%s): not traceable (%d)\n",
+			       watches[i].name, what, err);
 			goto fail;
 		}
 	}
 	err = register_ftrace_function(&set->ops);
 	if (err) {
-		pr_err("cannot watch %s: %d\n", what, err);
+		pr_err("cannot hook %s: %d%s\n", what, err,
+		       err == -EBUSY ? " (another IPMODIFY user, e.g. a livepatch)" : "");
 		goto fail;
 	}
 	return set;
@@ -309,7 +261,10 @@ fail:
 	return ERR_PTR(err);
 }
 
-/* Stop watching; no handler of @set runs any more when this returns. */
+/*
+ * Stop watching; no handler of @set runs any more when this returns (a
+ * redirected task may still be in a wrapper: see lq_hook_remove()).
+ */
 void lq_watch_remove(struct lq_watch_set *set)
 {
 	if (IS_ERR_OR_NULL(set))
@@ -332,28 +287,22 @@ static const struct lq_watch lq_stop_watch[] = {
 	{ .name = "inet_csk_listen_stop", .fn = lq_listen_stop_watch },
 };
 
-static int lq_ftrace_on(struct ftrace_ops *ops, const char *name,
-			unsigned long ip)
-{
-	int err;
+/*
+ * Observe mode leaves __inet_listen_sk() alone: the stock inet_listen() it
+ * lets run calls it too, so a wrapper would have to tell the two callers
+ * apart to avoid recording twice.  Hence on 6.6+ MPTCP subflow listeners
+ * are recorded by replace mode only (and by adoption).
+ */
+static const struct lq_watch lq_replace_redirects[] = {
+	{ .name = "inet_listen", .redirect = (void *)lq_inet_listen },
+#if LQ_HAVE_INET_LISTEN_SK
+	{ .name = LQ_INET_LISTEN_SK_NAME, .redirect = (void *)lq_inet_listen_sk },
+#endif
+};
 
-	if (ip)
-		err = ftrace_set_filter_ip(ops, ip, 0, 0);
-	else
-		err = ftrace_set_filter(ops, (unsigned char *)name,
-					strlen(name), 0);
-	if (err) {
-		pr_err("cannot hook %s: not traceable (%d)\n", name, err);
-		return err;
-	}
-	err = register_ftrace_function(ops);
-	if (err) {
-		pr_err("cannot hook %s: %d%s\n", name, err,
-		       err == -EBUSY ? " (another IPMODIFY user, e.g. a livepatch)" : "");
-		ftrace_free_filter(ops);
-	}
-	return err;
-}
+static const struct lq_watch lq_observe_redirect[] = {
+	{ .name = "inet_listen", .redirect = (void *)lq_inet_listen_observe },
+};
 
 /*
  * Order: the listen_stop watch first, so that no entry created by the
@@ -362,7 +311,6 @@ static int lq_ftrace_on(struct ftrace_ops *ops, const char *name,
 int lq_hook_install(bool replace)
 {
 	struct lq_watch_set *set;
-	int err;
 
 	set = lq_watch_install(lq_stop_watch, ARRAY_SIZE(lq_stop_watch),
 			       "listen stop");
@@ -370,31 +318,18 @@ int lq_hook_install(bool replace)
 		return PTR_ERR(set);
 	lq_stop_watches = set;
 
-	lq_listen_func = (unsigned long)inet_listen;
-	lq_listen_target = replace ? (unsigned long)lq_inet_listen :
-				     (unsigned long)lq_inet_listen_observe;
-	err = lq_ftrace_on(&lq_listen_ops, "inet_listen",
-			   (unsigned long)inet_listen);
-	if (err)
-		goto fail;
-	lq_listen_on = true;
-
-	/*
-	 * Observe mode leaves __inet_listen_sk() alone: the stock inet_listen()
-	 * it lets run calls it too, so a wrapper would have to tell the two
-	 * callers apart to avoid recording twice.  Hence on 6.6+ MPTCP subflow
-	 * listeners are recorded by replace mode only (and by adoption).
-	 */
-	if (LQ_HAVE_INET_LISTEN_SK && replace) {
-		err = lq_ftrace_on(&lq_listen_sk_ops, LQ_INET_LISTEN_SK_NAME, 0);
-		if (err)
-			goto fail;
-		lq_listen_sk_on = true;
+	if (replace)
+		set = lq_watch_install(lq_replace_redirects,
+				       ARRAY_SIZE(lq_replace_redirects), "listen");
+	else
+		set = lq_watch_install(lq_observe_redirect,
+				       ARRAY_SIZE(lq_observe_redirect), "listen");
+	if (IS_ERR(set)) {
+		lq_hook_remove();
+		return PTR_ERR(set);
 	}
+	lq_listen_redirects = set;
 	return 0;
-fail:
-	lq_hook_remove();
-	return err;
 }
 
 /*
@@ -411,19 +346,9 @@ fail:
  */
 void lq_hook_remove(void)
 {
-	bool redirected = lq_listen_on || lq_listen_sk_on;
-
-	if (lq_listen_sk_on) {
-		unregister_ftrace_function(&lq_listen_sk_ops);
-		ftrace_free_filter(&lq_listen_sk_ops);
-		lq_listen_sk_on = false;
-	}
-	if (lq_listen_on) {
-		unregister_ftrace_function(&lq_listen_ops);
-		ftrace_free_filter(&lq_listen_ops);
-		lq_listen_on = false;
-	}
-	if (redirected) {
+	if (lq_listen_redirects) {
+		lq_watch_remove(lq_listen_redirects);
+		lq_listen_redirects = NULL;
 		synchronize_rcu_tasks();
 		wait_event(lq_drain_wq, !atomic_read(&lq_inflight));
 		synchronize_rcu_tasks();
@@ -431,6 +356,6 @@ void lq_hook_remove(void)
 	lq_watch_remove(lq_stop_watches);
 	lq_stop_watches = NULL;
 	if (atomic_read(&lq_foreign_calls))
-		pr_err("listen hook called for %d other functions, left alone\n",
+		pr_err("hooks called for %d other functions, left alone\n",
 		       atomic_read(&lq_foreign_calls));
 }

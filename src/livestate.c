@@ -23,13 +23,16 @@
  * every segment of every TCP socket; the benchmark's connection path paid
  * for that.)
  *
- * A kretprobe snapshots this CPU's MIB counters of the listener's netns on
- * entry and charges the difference on return.  Listener packets are
- * processed lockless in softirq (tcp_v4_rcv never backlogs them), so entry
- * and return run on one CPU and only a nested call (tcp_v6_conn_request
- * handing an IPv4 SYN to tcp_v4_conn_request) can interleave; the per-CPU
- * running total of what has been charged lets the outer frame subtract
- * what inner frames already took, so nothing is counted twice.
+ * Each of them is redirected (hook.c) to a wrapper that snapshots this
+ * CPU's MIB counters of the listener's netns, calls the stock function and
+ * charges the difference: cheaper per call than a kretprobe, which saves
+ * every register twice and keeps a return frame per call.  Listener
+ * packets are processed lockless in softirq (tcp_v4_rcv never backlogs
+ * them), so both snapshots run on one CPU and only a nested call
+ * (tcp_v6_conn_request handing an IPv4 SYN to tcp_v4_conn_request) can
+ * interleave; the per-CPU running total of what has been charged lets the
+ * outer frame subtract what inner frames already took, so nothing is
+ * counted twice.
  *
  * Not enclosed: tcp_get_syncookie_mss(), reached from the BPF helper
  * bpf_tcp_gen_syncookie() (XDP SYN proxies) without a packet for the
@@ -42,9 +45,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/kprobes.h>
 #include <linux/percpu.h>
+#include <linux/rcupdate.h>
 #include <linux/smp.h>
+#include <linux/static_call.h>
 #include <net/inet_connection_sock.h>
 #include <net/request_sock.h>
 #include <net/sock.h>
@@ -85,53 +89,37 @@ static notrace void lq_snapshot(struct net *net, unsigned long *mib,
 	}
 }
 
-/* Arms the return handler (returns 0) only for a listener. */
-static notrace int lq_frame_enter(struct kretprobe_instance *ri,
-				  const struct sock *sk)
+/* Snapshots the counters for a listener; false (nothing to charge) else. */
+static notrace bool lq_frame_enter(struct lq_frame *f, const struct sock *sk)
 {
-	struct lq_frame *f = (struct lq_frame *)ri->data;
-
 	if (!sk || READ_ONCE(sk->sk_state) != TCP_LISTEN)
-		return 1;
+		return false;
 	f->sk = sk;
 	f->net = sock_net(sk);
-	f->cpu = smp_processor_id();
+	f->cpu = get_cpu();
 	lq_snapshot(f->net, f->mib, f->charged);
-	return 0;
+	put_cpu();
+	return true;
 }
 
-static notrace int lq_sk_entry(struct kretprobe_instance *ri,
-			       struct pt_regs *regs)
+static notrace void lq_frame_charge(const struct lq_frame *f)
 {
-	return lq_frame_enter(ri, (struct sock *)regs_get_kernel_argument(regs, 0));
-}
-
-static notrace int lq_req_entry(struct kretprobe_instance *ri,
-				struct pt_regs *regs)
-{
-	struct sock *req = (struct sock *)regs_get_kernel_argument(regs, 0);
-
-	return lq_frame_enter(ri, inet_reqsk(req)->rsk_listener);
-}
-
-static notrace int lq_frame_return(struct kretprobe_instance *ri,
-				   struct pt_regs *regs)
-{
-	struct lq_frame *f = (struct lq_frame *)ri->data;
 	unsigned long mib[LQ_NR_COUNTERS], charged[LQ_NR_COUNTERS];
 	unsigned long delta[LQ_NR_COUNTERS];
 	int i;
 
 	/* Cannot happen in softirq; a migrated frame is left unattributed. */
-	if (f->cpu != smp_processor_id())
-		return 0;
+	if (get_cpu() != f->cpu) {
+		put_cpu();
+		return;
+	}
 	lq_snapshot(f->net, mib, charged);
 	for (i = 0; i < LQ_NR_COUNTERS; i++) {
 		delta[i] = (mib[i] - f->mib[i]) - (charged[i] - f->charged[i]);
 		this_cpu_add(lq_charged[i], delta[i]);
 	}
+	put_cpu();
 	lq_registry_charge(f->sk, delta);
-	return 0;
 }
 
 /* Under the registry lock, with @sk known to be alive. */
@@ -150,64 +138,182 @@ void notrace lq_live_apply(struct lq_live *live, const struct sock *sk,
 		live->syn_peak = syn;
 }
 
-#define LQ_KRP(name, entry) {					\
-	.kp.symbol_name = name,					\
-	.entry_handler = entry,					\
-	.handler = lq_frame_return,				\
-	.data_size = sizeof(struct lq_frame),			\
-}
-
-static struct kretprobe lq_krps[] = {
-	LQ_KRP("tcp_v4_conn_request", lq_sk_entry),
-	LQ_KRP("tcp_v6_conn_request", lq_sk_entry),
-	LQ_KRP("cookie_v4_check", lq_sk_entry),
-	LQ_KRP("cookie_v6_check", lq_sk_entry),
-	LQ_KRP("tcp_check_req", lq_sk_entry),
-	LQ_KRP("tcp_req_err", lq_req_entry),
-};
-
-static struct kretprobe *lq_krp_ptrs[ARRAY_SIZE(lq_krps)];
-
 /*
- * After unregistering: calls a probe did not see.  kretprobe.nmissed counts
- * returns lost for lack of instances, kp.nmissed entries skipped because
- * another probe was running on the CPU (an interrupted handler).
+ * The stock functions, reached by static calls: most are not exported, and
+ * a direct call is not subject to IBT (see hook.c).  The defaults are never
+ * called: the redirects start after every call is resolved.
  */
-void lq_report_missed(const struct kretprobe *rp, const char *what)
+static int lq_unresolved_conn_request(struct sock *sk, struct sk_buff *skb)
 {
-	if (rp->nmissed || rp->kp.nmissed)
-		pr_warn("%s: %d returns and %lu calls missed, %s inexact\n",
-			rp->kp.symbol_name, rp->nmissed, rp->kp.nmissed, what);
-}
-
-static bool lq_live_on;
-
-int lq_live_install(void)
-{
-	int i, err;
-
-	for (i = 0; i < ARRAY_SIZE(lq_krps); i++) {
-		/* Listener frames nest at most twice per CPU (softirq). */
-		lq_krps[i].maxactive = 8 * num_possible_cpus();
-		lq_krp_ptrs[i] = &lq_krps[i];
-	}
-	err = register_kretprobes(lq_krp_ptrs, ARRAY_SIZE(lq_krps));
-	if (err) {
-		pr_err("cannot probe the TCP receive path: %d\n", err);
-		return err;
-	}
-	lq_live_on = true;
 	return 0;
 }
 
+static struct sock *lq_unresolved_cookie_check(struct sock *sk,
+					       struct sk_buff *skb)
+{
+	return sk;
+}
+
+static struct sock *lq_unresolved_check_req(struct sock *sk,
+					    struct sk_buff *skb,
+					    struct request_sock *req,
+					    bool fastopen, bool *lost_race)
+{
+	return NULL;
+}
+
+static void lq_unresolved_req_err(struct sock *sk, u32 seq, bool abort)
+{
+}
+
+DEFINE_STATIC_CALL(lq_stock_v4_conn_request, lq_unresolved_conn_request);
+DEFINE_STATIC_CALL(lq_stock_v6_conn_request, lq_unresolved_conn_request);
+DEFINE_STATIC_CALL(lq_stock_v4_cookie_check, lq_unresolved_cookie_check);
+DEFINE_STATIC_CALL(lq_stock_v6_cookie_check, lq_unresolved_cookie_check);
+DEFINE_STATIC_CALL(lq_stock_check_req, lq_unresolved_check_req);
+DEFINE_STATIC_CALL(lq_stock_req_err, lq_unresolved_req_err);
+
+/*
+ * The wrappers.  Each must call the stock function with a real call, never
+ * a tail jump: the stock function's hook lets only calls from listenq's
+ * text through, and a jump would leave the wrapper's caller as the caller,
+ * to be redirected into the wrapper again, forever.  The barrier() after
+ * the call keeps it out of tail position on every path.
+ */
+static notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
+{
+	struct lq_frame f;
+	bool armed = lq_frame_enter(&f, sk);
+	int ret;
+
+	ret = static_call(lq_stock_v4_conn_request)(sk, skb);
+	barrier();
+	if (armed)
+		lq_frame_charge(&f);
+	return ret;
+}
+
+static notrace int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb)
+{
+	struct lq_frame f;
+	bool armed = lq_frame_enter(&f, sk);
+	int ret;
+
+	ret = static_call(lq_stock_v6_conn_request)(sk, skb);
+	barrier();
+	if (armed)
+		lq_frame_charge(&f);
+	return ret;
+}
+
+static notrace struct sock *lq_v4_cookie_check(struct sock *sk,
+					       struct sk_buff *skb)
+{
+	struct lq_frame f;
+	bool armed = lq_frame_enter(&f, sk);
+	struct sock *ret;
+
+	ret = static_call(lq_stock_v4_cookie_check)(sk, skb);
+	barrier();
+	if (armed)
+		lq_frame_charge(&f);
+	return ret;
+}
+
+static notrace struct sock *lq_v6_cookie_check(struct sock *sk,
+					       struct sk_buff *skb)
+{
+	struct lq_frame f;
+	bool armed = lq_frame_enter(&f, sk);
+	struct sock *ret;
+
+	ret = static_call(lq_stock_v6_cookie_check)(sk, skb);
+	barrier();
+	if (armed)
+		lq_frame_charge(&f);
+	return ret;
+}
+
+static notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
+					 struct request_sock *req,
+					 bool fastopen, bool *lost_race)
+{
+	struct lq_frame f;
+	bool armed = lq_frame_enter(&f, sk);
+	struct sock *ret;
+
+	ret = static_call(lq_stock_check_req)(sk, skb, req, fastopen, lost_race);
+	barrier();
+	if (armed)
+		lq_frame_charge(&f);
+	return ret;
+}
+
+/* @sk is the request; its listener is the one charged. */
+static notrace void lq_req_err(struct sock *sk, u32 seq, bool abort)
+{
+	struct lq_frame f;
+	bool armed = lq_frame_enter(&f, inet_reqsk(sk)->rsk_listener);
+
+	static_call(lq_stock_req_err)(sk, seq, abort);
+	barrier();
+	if (armed)
+		lq_frame_charge(&f);
+}
+
+static const struct lq_watch lq_rx_redirects[] = {
+	{ .name = "tcp_v4_conn_request", .redirect = (void *)lq_v4_conn_request },
+	{ .name = "tcp_v6_conn_request", .redirect = (void *)lq_v6_conn_request },
+	{ .name = "cookie_v4_check", .redirect = (void *)lq_v4_cookie_check },
+	{ .name = "cookie_v6_check", .redirect = (void *)lq_v6_cookie_check },
+	{ .name = "tcp_check_req", .redirect = (void *)lq_check_req },
+	{ .name = "tcp_req_err", .redirect = (void *)lq_req_err },
+};
+
+/* Point static call @sc at function @name; 0 when it does not exist. */
+#define lq_resolve_stock(sc, name) ({					\
+	unsigned long __addr = lq_symbol_start(name);			\
+									\
+	if (__addr)							\
+		static_call_update(sc, (typeof(&STATIC_CALL_TRAMP(sc)))__addr); \
+	__addr;								\
+})
+
+static struct lq_watch_set *lq_rx_hooks;
+
+int lq_live_install(void)
+{
+	struct lq_watch_set *set;
+
+	if (!lq_resolve_stock(lq_stock_v4_conn_request, "tcp_v4_conn_request") ||
+	    !lq_resolve_stock(lq_stock_v6_conn_request, "tcp_v6_conn_request") ||
+	    !lq_resolve_stock(lq_stock_v4_cookie_check, "cookie_v4_check") ||
+	    !lq_resolve_stock(lq_stock_v6_cookie_check, "cookie_v6_check") ||
+	    !lq_resolve_stock(lq_stock_check_req, "tcp_check_req") ||
+	    !lq_resolve_stock(lq_stock_req_err, "tcp_req_err")) {
+		pr_err("cannot find the TCP receive path's functions\n");
+		return -ENOENT;
+	}
+	set = lq_watch_install(lq_rx_redirects, ARRAY_SIZE(lq_rx_redirects),
+			       "the TCP receive path");
+	if (IS_ERR(set))
+		return PTR_ERR(set);
+	lq_rx_hooks = set;
+	return 0;
+}
+
+/*
+ * After the redirects are gone, wait for wrappers still running: those in
+ * softirq or with BH off (synchronize_rcu()), and those preempted in
+ * process context, e.g. tcp_check_req() on a Fast Open child from the
+ * socket backlog (synchronize_rcu_tasks(): no voluntary switch inside).
+ */
 void lq_live_remove(void)
 {
-	int i;
-
-	if (!lq_live_on)
+	if (!lq_rx_hooks)
 		return;
-	unregister_kretprobes(lq_krp_ptrs, ARRAY_SIZE(lq_krps));
-	lq_live_on = false;
-	for (i = 0; i < ARRAY_SIZE(lq_krps); i++)
-		lq_report_missed(&lq_krps[i], "counters");
+	lq_watch_remove(lq_rx_hooks);
+	lq_rx_hooks = NULL;
+	synchronize_rcu();
+	synchronize_rcu_tasks();
 }

@@ -455,13 +455,25 @@ int lq_mirror_install(void)
 	return 0;
 }
 
+/*
+ * After unregistering: calls the probe did not see.  kretprobe.nmissed
+ * counts returns lost for lack of instances, kp.nmissed entries skipped
+ * because another probe was running on the CPU (an interrupted handler).
+ */
+static void lq_report_missed(const struct kretprobe *rp)
+{
+	if (rp->nmissed || rp->kp.nmissed)
+		pr_warn("%s: %d returns and %lu calls missed, mirror inexact\n",
+			rp->kp.symbol_name, rp->nmissed, rp->kp.nmissed);
+}
+
 /* Insertion first, so nothing is linked that could not be removed. */
 void lq_mirror_remove(void)
 {
 	if (lq_timer_krp_on) {
 		unregister_kretprobe(&lq_timer_krp);
 		lq_timer_krp_on = false;
-		lq_report_missed(&lq_timer_krp, "mirror");
+		lq_report_missed(&lq_timer_krp);
 	}
 	lq_watch_remove(lq_insertions);
 	lq_insertions = NULL;
