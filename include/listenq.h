@@ -162,9 +162,9 @@ void lq_hook_remove(void);
 void lq_hook_enter(void);
 void lq_hook_exit(void);
 unsigned long lq_symbol_start(const char *name);
-struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
-				      unsigned int nr, const char *what);
-void lq_watch_remove(struct lq_watch_set *set);
+int lq_watch_install(struct lq_watch_set **setp, const struct lq_watch *watches,
+		     unsigned int nr, const char *what);
+void lq_watch_remove(struct lq_watch_set **setp);
 
 /* livestate.c */
 void lq_live_apply(struct lq_live *live, const struct sock *sk,

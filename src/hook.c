@@ -218,11 +218,11 @@ static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
 
 /*
  * Start watching the @nr functions of @watches (@what names them in
- * messages); from the next call on, on every CPU, each runs its watch's
- * fn on entry, or is redirected to its watch's wrapper.
+ * messages) and store the set in @setp; from the next call on, on every
+ * CPU, each runs its watch's fn on entry, or is redirected to its wrapper.
  */
-struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
-				      unsigned int nr, const char *what)
+int lq_watch_install(struct lq_watch_set **setp, const struct lq_watch *watches,
+		     unsigned int nr, const char *what)
 {
 	struct lq_watch_set *set;
 	unsigned int i;
@@ -230,7 +230,7 @@ struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
 
 	set = kzalloc(struct_size(set, starts, nr), GFP_KERNEL);
 	if (!set)
-		return ERR_PTR(-ENOMEM);
+		return -ENOMEM;
 	set->ops.func = lq_ftrace_watch;
 	set->ops.flags = LQ_FTRACE_REGS_FLAGS;
 	set->watches = watches;
@@ -254,21 +254,26 @@ struct lq_watch_set *lq_watch_install(const struct lq_watch *watches,
 		       err == -EBUSY ? " (another IPMODIFY user, e.g. a livepatch)" : "");
 		goto fail;
 	}
-	return set;
+	*setp = set;
+	return 0;
 fail:
 	ftrace_free_filter(&set->ops);
 	kfree(set);
-	return ERR_PTR(err);
+	return err;
 }
 
 /*
- * Stop watching; no handler of @set runs any more when this returns (a
- * redirected task may still be in a wrapper: see lq_hook_remove()).
+ * Stop watching the set in @setp, if any, and clear it; no handler of it
+ * runs any more when this returns (a redirected task may still be in a
+ * wrapper: see lq_hook_remove()).
  */
-void lq_watch_remove(struct lq_watch_set *set)
+void lq_watch_remove(struct lq_watch_set **setp)
 {
-	if (IS_ERR_OR_NULL(set))
+	struct lq_watch_set *set = *setp;
+
+	if (!set)
 		return;
+	*setp = NULL;
 	unregister_ftrace_function(&set->ops);
 	ftrace_free_filter(&set->ops);
 	if (atomic_read(&set->missed))
@@ -310,26 +315,21 @@ static const struct lq_watch lq_observe_redirect[] = {
  */
 int lq_hook_install(bool replace)
 {
-	struct lq_watch_set *set;
+	int err;
 
-	set = lq_watch_install(lq_stop_watch, ARRAY_SIZE(lq_stop_watch),
-			       "listen stop");
-	if (IS_ERR(set))
-		return PTR_ERR(set);
-	lq_stop_watches = set;
-
+	err = lq_watch_install(&lq_stop_watches, lq_stop_watch,
+			       ARRAY_SIZE(lq_stop_watch), "listen stop");
+	if (err)
+		return err;
 	if (replace)
-		set = lq_watch_install(lq_replace_redirects,
+		err = lq_watch_install(&lq_listen_redirects, lq_replace_redirects,
 				       ARRAY_SIZE(lq_replace_redirects), "listen");
 	else
-		set = lq_watch_install(lq_observe_redirect,
+		err = lq_watch_install(&lq_listen_redirects, lq_observe_redirect,
 				       ARRAY_SIZE(lq_observe_redirect), "listen");
-	if (IS_ERR(set)) {
+	if (err)
 		lq_hook_remove();
-		return PTR_ERR(set);
-	}
-	lq_listen_redirects = set;
-	return 0;
+	return err;
 }
 
 /*
@@ -347,14 +347,12 @@ int lq_hook_install(bool replace)
 void lq_hook_remove(void)
 {
 	if (lq_listen_redirects) {
-		lq_watch_remove(lq_listen_redirects);
-		lq_listen_redirects = NULL;
+		lq_watch_remove(&lq_listen_redirects);
 		synchronize_rcu_tasks();
 		wait_event(lq_drain_wq, !atomic_read(&lq_inflight));
 		synchronize_rcu_tasks();
 	}
-	lq_watch_remove(lq_stop_watches);
-	lq_stop_watches = NULL;
+	lq_watch_remove(&lq_stop_watches);
 	if (atomic_read(&lq_foreign_calls))
 		pr_err("hooks called for %d other functions, left alone\n",
 		       atomic_read(&lq_foreign_calls));

@@ -89,25 +89,31 @@ static notrace void lq_snapshot(struct net *net, unsigned long *mib,
 	}
 }
 
-/* Snapshots the counters for a listener; false (nothing to charge) else. */
-static notrace bool lq_frame_enter(struct lq_frame *f, const struct sock *sk)
+/* Snapshots the counters if @sk is a listener; else leaves nothing to charge. */
+static notrace void lq_frame_enter(struct lq_frame *f, const struct sock *sk)
 {
+	f->sk = NULL;
 	if (!sk || READ_ONCE(sk->sk_state) != TCP_LISTEN)
-		return false;
+		return;
 	f->sk = sk;
 	f->net = sock_net(sk);
 	f->cpu = get_cpu();
 	lq_snapshot(f->net, f->mib, f->charged);
 	put_cpu();
-	return true;
 }
 
-static notrace void lq_frame_charge(const struct lq_frame *f)
+/*
+ * Charges what the counters moved since lq_frame_enter().  Never inlined:
+ * the wrappers rely on this call following the stock one (see below).
+ */
+static noinline notrace void lq_frame_leave(const struct lq_frame *f)
 {
 	unsigned long mib[LQ_NR_COUNTERS], charged[LQ_NR_COUNTERS];
 	unsigned long delta[LQ_NR_COUNTERS];
 	int i;
 
+	if (!f->sk)
+		return;
 	/* Cannot happen in softirq; a migrated frame is left unattributed. */
 	if (get_cpu() != f->cpu) {
 		put_cpu();
@@ -177,32 +183,28 @@ DEFINE_STATIC_CALL(lq_stock_req_err, lq_unresolved_req_err);
  * The wrappers.  Each must call the stock function with a real call, never
  * a tail jump: the stock function's hook lets only calls from listenq's
  * text through, and a jump would leave the wrapper's caller as the caller,
- * to be redirected into the wrapper again, forever.  The barrier() after
- * the call keeps it out of tail position on every path.
+ * to be redirected into the wrapper again, forever.  The call to
+ * lq_frame_leave() after it, never inlined, keeps it out of tail position.
  */
 static notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f;
-	bool armed = lq_frame_enter(&f, sk);
 	int ret;
 
+	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_v4_conn_request)(sk, skb);
-	barrier();
-	if (armed)
-		lq_frame_charge(&f);
+	lq_frame_leave(&f);
 	return ret;
 }
 
 static notrace int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f;
-	bool armed = lq_frame_enter(&f, sk);
 	int ret;
 
+	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_v6_conn_request)(sk, skb);
-	barrier();
-	if (armed)
-		lq_frame_charge(&f);
+	lq_frame_leave(&f);
 	return ret;
 }
 
@@ -210,13 +212,11 @@ static notrace struct sock *lq_v4_cookie_check(struct sock *sk,
 					       struct sk_buff *skb)
 {
 	struct lq_frame f;
-	bool armed = lq_frame_enter(&f, sk);
 	struct sock *ret;
 
+	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_v4_cookie_check)(sk, skb);
-	barrier();
-	if (armed)
-		lq_frame_charge(&f);
+	lq_frame_leave(&f);
 	return ret;
 }
 
@@ -224,13 +224,11 @@ static notrace struct sock *lq_v6_cookie_check(struct sock *sk,
 					       struct sk_buff *skb)
 {
 	struct lq_frame f;
-	bool armed = lq_frame_enter(&f, sk);
 	struct sock *ret;
 
+	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_v6_cookie_check)(sk, skb);
-	barrier();
-	if (armed)
-		lq_frame_charge(&f);
+	lq_frame_leave(&f);
 	return ret;
 }
 
@@ -239,13 +237,11 @@ static notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
 					 bool fastopen, bool *lost_race)
 {
 	struct lq_frame f;
-	bool armed = lq_frame_enter(&f, sk);
 	struct sock *ret;
 
+	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_check_req)(sk, skb, req, fastopen, lost_race);
-	barrier();
-	if (armed)
-		lq_frame_charge(&f);
+	lq_frame_leave(&f);
 	return ret;
 }
 
@@ -253,12 +249,10 @@ static notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
 static notrace void lq_req_err(struct sock *sk, u32 seq, bool abort)
 {
 	struct lq_frame f;
-	bool armed = lq_frame_enter(&f, inet_reqsk(sk)->rsk_listener);
 
+	lq_frame_enter(&f, inet_reqsk(sk)->rsk_listener);
 	static_call(lq_stock_req_err)(sk, seq, abort);
-	barrier();
-	if (armed)
-		lq_frame_charge(&f);
+	lq_frame_leave(&f);
 }
 
 static const struct lq_watch lq_rx_redirects[] = {
@@ -270,21 +264,19 @@ static const struct lq_watch lq_rx_redirects[] = {
 	{ .name = "tcp_req_err", .redirect = (void *)lq_req_err },
 };
 
-/* Point static call @sc at function @name; 0 when it does not exist. */
+/* Point static call @sc at function @name; false when it does not exist. */
 #define lq_resolve_stock(sc, name) ({					\
-	unsigned long __addr = lq_symbol_start(name);			\
+	void *__fn = (void *)lq_symbol_start(name);			\
 									\
-	if (__addr)							\
-		static_call_update(sc, (typeof(&STATIC_CALL_TRAMP(sc)))__addr); \
-	__addr;								\
+	if (__fn)							\
+		static_call_update(sc, __fn);				\
+	__fn;								\
 })
 
 static struct lq_watch_set *lq_rx_hooks;
 
 int lq_live_install(void)
 {
-	struct lq_watch_set *set;
-
 	if (!lq_resolve_stock(lq_stock_v4_conn_request, "tcp_v4_conn_request") ||
 	    !lq_resolve_stock(lq_stock_v6_conn_request, "tcp_v6_conn_request") ||
 	    !lq_resolve_stock(lq_stock_v4_cookie_check, "cookie_v4_check") ||
@@ -294,12 +286,8 @@ int lq_live_install(void)
 		pr_err("cannot find the TCP receive path's functions\n");
 		return -ENOENT;
 	}
-	set = lq_watch_install(lq_rx_redirects, ARRAY_SIZE(lq_rx_redirects),
-			       "the TCP receive path");
-	if (IS_ERR(set))
-		return PTR_ERR(set);
-	lq_rx_hooks = set;
-	return 0;
+	return lq_watch_install(&lq_rx_hooks, lq_rx_redirects,
+				ARRAY_SIZE(lq_rx_redirects), "the TCP receive path");
 }
 
 /*
@@ -312,8 +300,7 @@ void lq_live_remove(void)
 {
 	if (!lq_rx_hooks)
 		return;
-	lq_watch_remove(lq_rx_hooks);
-	lq_rx_hooks = NULL;
+	lq_watch_remove(&lq_rx_hooks);
 	synchronize_rcu();
 	synchronize_rcu_tasks();
 }

@@ -173,7 +173,13 @@ static notrace void lq_syn_remove(const struct request_sock *req)
 	struct listen_sock *ls;
 	unsigned long flags;
 
-	if (!listener)
+	/*
+	 * No entry anywhere: the common case at the destructor, after the
+	 * handshake unlinked the request.  An entry is counted before it is
+	 * linked, on entry to hash_add, before the kernel publishes @req; so
+	 * whoever removes @req later sees the count.
+	 */
+	if (!listener || !atomic_read(&lq_syn_entries))
 		return;
 	ls = lq_registry_find_lock(listener, &flags);
 	if (ls && ls->syn_linked) {
@@ -427,32 +433,28 @@ int lq_mirror_init(void)
  */
 int lq_mirror_install(void)
 {
-	struct lq_watch_set *set;
 	int err;
 
-	set = lq_watch_install(lq_removal_watches,
+	err = lq_watch_install(&lq_removals, lq_removal_watches,
 			       ARRAY_SIZE(lq_removal_watches), "request removal");
-	if (IS_ERR(set))
-		return PTR_ERR(set);
-	lq_removals = set;
-	set = lq_watch_install(lq_insertion_watches,
+	if (err)
+		return err;
+	err = lq_watch_install(&lq_insertions, lq_insertion_watches,
 			       ARRAY_SIZE(lq_insertion_watches), "request insertion");
-	if (IS_ERR(set)) {
-		lq_mirror_remove();
-		return PTR_ERR(set);
-	}
-	lq_insertions = set;
-
+	if (err)
+		goto fail;
 	/* timers run one at a time per CPU */
 	lq_timer_krp.maxactive = 4 * num_possible_cpus();
 	err = register_kretprobe(&lq_timer_krp);
 	if (err) {
 		pr_err("cannot probe reqsk_timer_handler: %d\n", err);
-		lq_mirror_remove();
-		return err;
+		goto fail;
 	}
 	lq_timer_krp_on = true;
 	return 0;
+fail:
+	lq_mirror_remove();
+	return err;
 }
 
 /*
@@ -475,10 +477,8 @@ void lq_mirror_remove(void)
 		lq_timer_krp_on = false;
 		lq_report_missed(&lq_timer_krp);
 	}
-	lq_watch_remove(lq_insertions);
-	lq_insertions = NULL;
-	lq_watch_remove(lq_removals);
-	lq_removals = NULL;
+	lq_watch_remove(&lq_insertions);
+	lq_watch_remove(&lq_removals);
 }
 
 /* After every table is freed. */
