@@ -94,9 +94,8 @@ struct listen_sock {
 	u8 syn_limit_by;		/* enum lq_limit */
 	u8 max_qlen_log;
 	u8 vmalloced;
-	u8 hash_seeded;			/* hash_rnd drawn (at the first SYN) */
 	u32 nr_table_entries;
-	u32 hash_rnd;
+	u32 hash_rnd;			/* drawn at the first SYN; 0 until then */
 	u32 alloc_bytes;
 	struct lq_live live;		/* peaks and counters, under lq_lock */
 	u32 syn_used;			/* non-empty syn_table buckets */
@@ -127,7 +126,8 @@ void lq_table_free_flush(void);
 int lq_live_tables(void);
 
 /* registry.c */
-void lq_registry_charge(const struct sock *sk, const unsigned long *delta);
+void lq_registry_charge(const struct sock *sk, const unsigned long *delta,
+			bool moved);
 void lq_registry_reset(const struct net *net);
 void lq_registry_add(struct listen_sock *ls);
 void lq_registry_relisten(struct sock *sk, const struct lq_params *p);
@@ -162,6 +162,8 @@ void lq_hook_remove(void);
 void lq_hook_enter(void);
 void lq_hook_exit(void);
 unsigned long lq_symbol_start(const char *name);
+unsigned long lq_fentry_end(const char *name);
+int lq_stock_inet_listen(struct socket *sock, int backlog);
 int lq_watch_install(struct lq_watch_set **setp, const struct lq_watch *watches,
 		     unsigned int nr, const char *what);
 void lq_watch_remove(struct lq_watch_set **setp);

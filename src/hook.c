@@ -10,8 +10,8 @@
  * - watches it: runs listenq's function on entry, with the arguments; or
  * - redirects it (IPMODIFY): rewrites the return address of the ftrace
  *   trampoline, so the call continues in listenq's function with the
- *   original arguments.  A redirected function called from listenq's own
- *   text (a wrapper calling the stock one) runs as it is.
+ *   original arguments.  The wrapper calls the stock function right after
+ *   its fentry call (lq_fentry_end()), so that call is not hooked again.
  *
  * inet_listen() is redirected; on 6.6+ __inet_listen_sk() too, in replace
  * mode, for mptcp_listen(), which calls it on the subflow without
@@ -101,10 +101,38 @@ static unsigned long lq_kprobe_addr(const char *name)
 	return lq_func_start(addr);
 }
 
+/*
+ * The address right after the fentry call of function @name, or 0 when it
+ * is not traceable.  Wrappers call the stock function there: the redirect
+ * already showed the call to every tracer of the function, and this call
+ * neither passes through the hook again nor can be redirected back into
+ * the wrapper, even as a tail jump.  kprobes puts its probe on that fentry
+ * call (after the ENDBR under IBT) and says whether it did.  A direct call
+ * into a function's body is fine under IBT; the static calls below make
+ * every such call direct.
+ */
+unsigned long lq_fentry_end(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	unsigned long addr = 0;
+
+	if (register_kprobe(&kp))
+		return 0;
+	if (kprobe_ftrace(&kp))
+		addr = (unsigned long)kp.addr + MCOUNT_INSN_SIZE;
+	unregister_kprobe(&kp);
+	return addr;
+}
+
 /* Defaults until resolved; never called once the hooks are live. */
 static unsigned long lq_no_lookup(const char *name)
 {
 	return 0;
+}
+
+static int lq_no_inet_listen(struct socket *sock, int backlog)
+{
+	return -EINVAL;
 }
 
 static void lq_no_tfo_key(struct net *net)
@@ -113,10 +141,17 @@ static void lq_no_tfo_key(struct net *net)
 
 DEFINE_STATIC_CALL(lq_lookup_name, lq_no_lookup);
 DEFINE_STATIC_CALL(lq_tfo_key_once, lq_no_tfo_key);
+DEFINE_STATIC_CALL(lq_stock_inet_listen, lq_no_inet_listen);
 
 void notrace lq_fastopen_init_key_once(struct net *net)
 {
 	static_call(lq_tfo_key_once)(net);
+}
+
+/* The stock inet_listen(), for observe mode, past its hook. */
+int notrace lq_stock_inet_listen(struct socket *sock, int backlog)
+{
+	return static_call(lq_stock_inet_listen)(sock, backlog);
 }
 
 /*
@@ -133,7 +168,7 @@ unsigned long lq_symbol_start(const char *name)
 }
 
 /*
- * Resolve kallsyms_lookup_name() (for the watches) and the helpers replace
+ * Resolve kallsyms_lookup_name() (for the watches) and the helpers each
  * mode needs.  kallsyms_lookup_name() is not exported since 5.7; its
  * address comes from a kprobe on it.  Should it be missing, a kprobe on
  * each function gives its address.  Without the Fast Open helper, fall
@@ -149,8 +184,16 @@ int lq_hook_resolve(bool *replace)
 				   (unsigned long (*)(const char *))lookup);
 		lq_lookup_ok = true;
 	}
-	if (!*replace)
+	if (!*replace) {
+		addr = lq_fentry_end("inet_listen");
+		if (!addr) {
+			pr_err("inet_listen is not traceable\n");
+			return -ENOENT;
+		}
+		static_call_update(lq_stock_inet_listen,
+				   (int (*)(struct socket *, int))addr);
 		return 0;
+	}
 	addr = lq_symbol_start("tcp_fastopen_init_key_once");
 	if (!addr) {
 		pr_warn("tcp_fastopen_init_key_once not found, falling back to mode=observe\n");
@@ -206,7 +249,10 @@ static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
 		w = &set->watches[i];
 		if (w->fn)
 			w->fn(fregs);
-		/* a wrapper calling the stock function: let that call run */
+		/*
+		 * Wrappers call the stock function past this hook; should
+		 * listenq's text call it anyway, let that call run.
+		 */
 		else if (!lq_in_module_text(parent_ip))
 			lq_ftrace_set_ip(fregs, (unsigned long)w->redirect);
 		break;

@@ -249,9 +249,7 @@ int notrace lq_inet_listen_sk(struct sock *sk, int backlog)
 /*
  * mode=observe: the stock inet_listen() does the work; the table is
  * allocated before (process context, may fail with -ENOMEM as in replace
- * mode) and recorded after under the socket lock.  The recording must
- * follow the call: as a tail call, inet_listen() would see our caller as
- * parent_ip, be redirected here again and loop forever.
+ * mode) and recorded after under the socket lock.
  */
 int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 {
@@ -272,7 +270,7 @@ int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 		}
 	}
 
-	err = inet_listen(sock, backlog);
+	err = lq_stock_inet_listen(sock, backlog);
 
 	if (!err) {
 		lock_sock(sk);

@@ -102,30 +102,27 @@ static notrace void lq_frame_enter(struct lq_frame *f, const struct sock *sk)
 	put_cpu();
 }
 
-/*
- * Charges what the counters moved since lq_frame_enter().  Never inlined:
- * the wrappers rely on this call following the stock one (see below).
- */
-static noinline notrace void lq_frame_leave(const struct lq_frame *f)
+/* Charges what the counters moved since lq_frame_enter(). */
+static notrace void lq_frame_leave(const struct lq_frame *f)
 {
 	unsigned long mib[LQ_NR_COUNTERS], charged[LQ_NR_COUNTERS];
 	unsigned long delta[LQ_NR_COUNTERS];
+	bool moved = false;
 	int i;
 
 	if (!f->sk)
 		return;
 	/* Cannot happen in softirq; a migrated frame is left unattributed. */
-	if (get_cpu() != f->cpu) {
-		put_cpu();
-		return;
-	}
-	lq_snapshot(f->net, mib, charged);
-	for (i = 0; i < LQ_NR_COUNTERS; i++) {
-		delta[i] = (mib[i] - f->mib[i]) - (charged[i] - f->charged[i]);
-		this_cpu_add(lq_charged[i], delta[i]);
+	if (get_cpu() == f->cpu) {
+		lq_snapshot(f->net, mib, charged);
+		for (i = 0; i < LQ_NR_COUNTERS; i++) {
+			delta[i] = (mib[i] - f->mib[i]) - (charged[i] - f->charged[i]);
+			this_cpu_add(lq_charged[i], delta[i]);
+			moved |= delta[i] != 0;
+		}
+		lq_registry_charge(f->sk, delta, moved);
 	}
 	put_cpu();
-	lq_registry_charge(f->sk, delta);
 }
 
 /* Under the registry lock, with @sk known to be alive. */
@@ -145,9 +142,10 @@ void notrace lq_live_apply(struct lq_live *live, const struct sock *sk,
 }
 
 /*
- * The stock functions, reached by static calls: most are not exported, and
- * a direct call is not subject to IBT (see hook.c).  The defaults are never
- * called: the redirects start after every call is resolved.
+ * The stock functions, reached by static calls right after their fentry
+ * call (see lq_fentry_end()): most are not exported, and a direct call is
+ * not subject to IBT.  The defaults are never called: the redirects start
+ * after every call is resolved.
  */
 static int lq_unresolved_conn_request(struct sock *sk, struct sk_buff *skb)
 {
@@ -180,11 +178,9 @@ DEFINE_STATIC_CALL(lq_stock_check_req, lq_unresolved_check_req);
 DEFINE_STATIC_CALL(lq_stock_req_err, lq_unresolved_req_err);
 
 /*
- * The wrappers.  Each must call the stock function with a real call, never
- * a tail jump: the stock function's hook lets only calls from listenq's
- * text through, and a jump would leave the wrapper's caller as the caller,
- * to be redirected into the wrapper again, forever.  The call to
- * lq_frame_leave() after it, never inlined, keeps it out of tail position.
+ * The wrappers: a snapshot, the stock call, the charge.  Where nothing is
+ * to be charged the compiler may turn the stock call into a tail jump,
+ * which is fine: it lands past the hook.
  */
 static notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 {
@@ -264,9 +260,9 @@ static const struct lq_watch lq_rx_redirects[] = {
 	{ .name = "tcp_req_err", .redirect = (void *)lq_req_err },
 };
 
-/* Point static call @sc at function @name; false when it does not exist. */
+/* Point static call @sc past the hook of @name; false when untraceable. */
 #define lq_resolve_stock(sc, name) ({					\
-	void *__fn = (void *)lq_symbol_start(name);			\
+	void *__fn = (void *)lq_fentry_end(name);			\
 									\
 	if (__fn)							\
 		static_call_update(sc, __fn);				\
@@ -283,7 +279,7 @@ int lq_live_install(void)
 	    !lq_resolve_stock(lq_stock_v6_cookie_check, "cookie_v6_check") ||
 	    !lq_resolve_stock(lq_stock_check_req, "tcp_check_req") ||
 	    !lq_resolve_stock(lq_stock_req_err, "tcp_req_err")) {
-		pr_err("cannot find the TCP receive path's functions\n");
+		pr_err("the TCP receive path's functions are not all traceable\n");
 		return -ENOENT;
 	}
 	return lq_watch_install(&lq_rx_hooks, lq_rx_redirects,

@@ -127,10 +127,9 @@ static notrace struct lq_syn_entry *lq_syn_link(struct listen_sock *ls,
 
 	if (lq_syn_find(chain, req))
 		return e;
-	if (!ls->hash_seeded) {
+	if (!ls->hash_rnd) {
 		/* drawn when first needed: most listeners never see a SYN */
-		ls->hash_rnd = get_random_u32();
-		ls->hash_seeded = 1;
+		ls->hash_rnd = get_random_u32() ?: 1;
 		chain = &ls->syn_table[lq_syn_bucket(ls, req)];
 	}
 	if (hlist_empty(chain))

@@ -68,6 +68,9 @@ struct listen_sock *notrace lq_table_alloc(struct sock *sk,
 	bool vm;
 	u32 n;
 
+	/* the smallest table (the floor: 16 buckets) fills kmalloc-256 */
+	BUILD_BUG_ON(sizeof(*ls) + 2 * LQ_SYN_TABLE_FLOOR * sizeof(ls->syn_table[0]) > 256);
+
 	by = lq_syn_limit(p, &n);
 	if (n < LQ_SYN_TABLE_FLOOR) {
 		n = LQ_SYN_TABLE_FLOOR;

@@ -13,6 +13,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hashtable.h>
+#include <linux/percpu.h>
 #include <linux/slab.h>
 #include <net/inet_connection_sock.h>
 #include <net/inet_hashtables.h>
@@ -26,6 +27,28 @@
 
 static DEFINE_HASHTABLE(lq_hash, LQ_HASH_BITS);
 static DEFINE_SPINLOCK(lq_lock);
+
+/*
+ * Bumped under lq_lock by every change but a charge: a listener added,
+ * replaced or stopped, peaks reset.  While it stays put, a CPU's hint on
+ * the last listener it charged holds: that listener is still registered
+ * (so alive) and its peaks are at least the hint's.
+ */
+static unsigned long lq_gen;
+
+struct lq_charge_hint {
+	const struct sock *sk;
+	unsigned long gen;
+	u32 accept_peak;
+	u32 syn_peak;
+};
+
+static DEFINE_PER_CPU(struct lq_charge_hint, lq_hint);
+
+static notrace void lq_gen_bump(void)
+{
+	WRITE_ONCE(lq_gen, lq_gen + 1);
+}
 
 static notrace struct listen_sock *lq_find(const struct sock *sk)
 {
@@ -50,6 +73,7 @@ void notrace lq_registry_add(struct listen_sock *ls)
 	if (old)
 		hash_del(&old->node);
 	hash_add(lq_hash, &ls->node, (unsigned long)ls->sk);
+	lq_gen_bump();
 	spin_unlock_bh(&lq_lock);
 	lq_table_free(old);
 }
@@ -72,18 +96,35 @@ void notrace lq_registry_relisten(struct sock *sk, const struct lq_params *p)
 
 /*
  * Charge MIB deltas (and the current queue lengths, for the peaks) to the
- * listener @sk, from softirq.  @sk is only compared until found: an entry
- * in the registry means listen_stop has not run, so the socket is alive.
+ * listener @sk, from softirq with preemption off; @moved: a delta is not
+ * zero.  @sk is only compared until found: an entry in the registry means
+ * listen_stop has not run, so the socket is alive.
  */
 void notrace lq_registry_charge(const struct sock *sk,
-				const unsigned long *delta)
+				const unsigned long *delta, bool moved)
 {
+	struct lq_charge_hint *hint = this_cpu_ptr(&lq_hint);
 	struct listen_sock *ls;
 
+	/*
+	 * Most segments move no counter and raise no peak: skip the lock when
+	 * the hint shows that.  With lq_gen unchanged @sk is still registered,
+	 * and a listener is freed only after an RCU grace period (softirq is a
+	 * reader), so its queues may be read here.
+	 */
+	if (!moved && hint->sk == sk && hint->gen == READ_ONCE(lq_gen) &&
+	    READ_ONCE(sk->sk_ack_backlog) <= hint->accept_peak &&
+	    inet_csk_reqsk_queue_len(sk) <= hint->syn_peak)
+		return;
 	spin_lock_bh(&lq_lock);
 	ls = lq_find(sk);
-	if (ls)
+	if (ls) {
 		lq_live_apply(&ls->live, sk, delta);
+		hint->sk = sk;
+		hint->gen = lq_gen;
+		hint->accept_peak = ls->live.accept_peak;
+		hint->syn_peak = ls->live.syn_peak;
+	}
 	spin_unlock_bh(&lq_lock);
 }
 
@@ -97,6 +138,7 @@ void lq_registry_reset(const struct net *net)
 	hash_for_each(lq_hash, bkt, ls, node)
 		if (net_eq(sock_net(ls->sk), net))
 			memset(&ls->live, 0, sizeof(ls->live));
+	lq_gen_bump();
 	spin_unlock_bh(&lq_lock);
 }
 
@@ -114,8 +156,10 @@ void notrace lq_registry_stop(struct sock *sk)
 	 */
 	spin_lock_irqsave(&lq_lock, flags);
 	ls = lq_find(sk);
-	if (ls)
+	if (ls) {
 		hash_del(&ls->node);
+		lq_gen_bump();
+	}
 	spin_unlock_irqrestore(&lq_lock, flags);
 	lq_table_free_atomic(ls);
 }
@@ -150,6 +194,7 @@ static int lq_adopt_one(struct sock *sk)
 	}
 	spin_lock_bh(&lq_lock);
 	hash_add(lq_hash, &ls->node, (unsigned long)sk);
+	lq_gen_bump();
 	spin_unlock_bh(&lq_lock);
 out:
 	release_sock(sk);
@@ -253,6 +298,7 @@ void lq_registry_exit(void)
 		hash_del(&ls->node);
 		hlist_add_head(&ls->node, &all);
 	}
+	lq_gen_bump();
 	spin_unlock_bh(&lq_lock);
 	hlist_for_each_entry_safe(ls, tmp, &all, node)
 		lq_table_free(ls);
