@@ -88,8 +88,11 @@ static unsigned long lq_func_start(unsigned long addr)
 	return addr;
 }
 
-/* The start of function @name, found by probing it, or 0. */
-static unsigned long lq_kprobe_addr(const char *name)
+/*
+ * Where kprobes places a probe on function @name, or 0 if it cannot;
+ * @on_fentry: that place is the function's fentry call (kprobe on ftrace).
+ */
+static unsigned long lq_probe_point(const char *name, bool *on_fentry)
 {
 	struct kprobe kp = { .symbol_name = name };
 	unsigned long addr;
@@ -97,8 +100,17 @@ static unsigned long lq_kprobe_addr(const char *name)
 	if (register_kprobe(&kp))
 		return 0;
 	addr = (unsigned long)kp.addr;
+	*on_fentry = kprobe_ftrace(&kp);
 	unregister_kprobe(&kp);
-	return lq_func_start(addr);
+	return addr;
+}
+
+/* The start of function @name, found by probing it, or 0. */
+static unsigned long lq_kprobe_addr(const char *name)
+{
+	bool on_fentry;
+
+	return lq_func_start(lq_probe_point(name, &on_fentry));
 }
 
 /*
@@ -113,15 +125,10 @@ static unsigned long lq_kprobe_addr(const char *name)
  */
 unsigned long lq_fentry_end(const char *name)
 {
-	struct kprobe kp = { .symbol_name = name };
-	unsigned long addr = 0;
+	bool on_fentry = false;
+	unsigned long addr = lq_probe_point(name, &on_fentry);
 
-	if (register_kprobe(&kp))
-		return 0;
-	if (kprobe_ftrace(&kp))
-		addr = (unsigned long)kp.addr + MCOUNT_INSN_SIZE;
-	unregister_kprobe(&kp);
-	return addr;
+	return addr && on_fentry ? addr + MCOUNT_INSN_SIZE : 0;
 }
 
 /* Defaults until resolved; never called once the hooks are live. */
@@ -184,25 +191,21 @@ int lq_hook_resolve(bool *replace)
 				   (unsigned long (*)(const char *))lookup);
 		lq_lookup_ok = true;
 	}
-	if (!*replace) {
-		addr = lq_fentry_end("inet_listen");
-		if (!addr) {
-			pr_err("inet_listen is not traceable\n");
-			return -ENOENT;
+	if (*replace) {
+		addr = lq_symbol_start("tcp_fastopen_init_key_once");
+		if (addr) {
+			static_call_update(lq_tfo_key_once, (void (*)(struct net *))addr);
+			return 0;
 		}
-		static_call_update(lq_stock_inet_listen,
-				   (int (*)(struct socket *, int))addr);
-		return 0;
-	}
-	addr = lq_symbol_start("tcp_fastopen_init_key_once");
-	if (!addr) {
 		pr_warn("tcp_fastopen_init_key_once not found, falling back to mode=observe\n");
 		*replace = false;
-		return 0;
 	}
-	static_call_update(lq_tfo_key_once, (void (*)(struct net *))addr);
-	pr_debug("kallsyms_lookup_name: %pS, tcp_fastopen_init_key_once: %pS\n",
-		 (void *)lookup, (void *)addr);
+	addr = lq_fentry_end("inet_listen");
+	if (!addr) {
+		pr_err("inet_listen is not traceable\n");
+		return -ENOENT;
+	}
+	static_call_update(lq_stock_inet_listen, (int (*)(struct socket *, int))addr);
 	return 0;
 }
 
