@@ -129,7 +129,7 @@ int lq_live_tables(void);
 void lq_registry_charge(const struct sock *sk, const unsigned long *delta,
 			bool moved);
 void lq_registry_reset(const struct net *net);
-void lq_registry_add(struct listen_sock *ls);
+bool lq_registry_add(struct listen_sock *ls);
 void lq_registry_relisten(struct sock *sk, const struct lq_params *p);
 void lq_registry_stop(struct sock *sk);
 typedef int (*lq_collect_fn)(void *table, unsigned int bkt,
@@ -179,6 +179,7 @@ int lq_mirror_entries(void);
 int lq_mirror_missed(void);
 void lq_mirror_clear(struct listen_sock *ls);
 u32 lq_mirror_chain_max(const struct listen_sock *ls);
+void lq_mirror_req_checked(struct request_sock *req);
 int lq_mirror_init(void);
 int lq_mirror_install(void);
 int lq_mirror_adopt_all(void);

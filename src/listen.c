@@ -249,7 +249,8 @@ int notrace lq_inet_listen_sk(struct sock *sk, int backlog)
 /*
  * mode=observe: the stock inet_listen() does the work; the table is
  * allocated before (process context, may fail with -ENOMEM as in replace
- * mode) and recorded after under the socket lock.
+ * mode) and recorded after, if the socket still listens (see
+ * lq_registry_add(): no second trip through the socket lock).
  */
 int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 {
@@ -272,16 +273,11 @@ int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 
 	err = lq_stock_inet_listen(sock, backlog);
 
-	if (!err) {
-		lock_sock(sk);
-		if (sk->sk_state == TCP_LISTEN) {
-			if (ls)
-				lq_registry_add(ls);
-			else
-				lq_registry_relisten(sk, &p);
+	if (!err && ls) {
+		if (lq_registry_add(ls))
 			ls = NULL;
-		}
-		release_sock(sk);
+	} else if (!err) {
+		lq_registry_relisten(sk, &p);
 	}
 	lq_table_free(ls);
 out:

@@ -27,12 +27,8 @@
  * CPU's MIB counters of the listener's netns, calls the stock function and
  * charges the difference: cheaper per call than a kretprobe, which saves
  * every register twice and keeps a return frame per call.  Listener
- * packets are processed lockless in softirq (tcp_v4_rcv never backlogs
- * them), so both snapshots run on one CPU and only a nested call
- * (tcp_v6_conn_request handing an IPv4 SYN to tcp_v4_conn_request) can
- * interleave; the per-CPU running total of what has been charged lets the
- * outer frame subtract what inner frames already took, so nothing is
- * counted twice.
+ * packets are processed lockless in softirq, so both snapshots run on one
+ * CPU (see struct lq_frame for the rare exception and for nesting).
  *
  * Not enclosed: tcp_get_syncookie_mss(), reached from the BPF helper
  * bpf_tcp_gen_syncookie() (XDP SYN proxies) without a packet for the
@@ -45,9 +41,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bottom_half.h>
 #include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/rcupdate.h>
-#include <linux/smp.h>
 #include <linux/static_call.h>
 #include <net/inet_connection_sock.h>
 #include <net/request_sock.h>
@@ -66,63 +63,73 @@ static const int lq_mib_idx[LQ_NR_COUNTERS] = {
 	[LQ_CNT_COOKIES_SENT] = LINUX_MIB_SYNCOOKIESSENT,
 };
 
-/* What this CPU has charged so far, per counter; wraps like the MIBs. */
-static DEFINE_PER_CPU(unsigned long [LQ_NR_COUNTERS], lq_charged);
-
+/*
+ * A wrapper's frame.  Frames run with BH off (softirq, or disabled here for
+ * the rare listener packet processed from a socket backlog), so on one CPU
+ * they only nest as tcp_v6_conn_request() handing an IPv4 SYN to
+ * tcp_v4_conn_request(): the inner frame charges what it saw and moves the
+ * outer frame's snapshot past it, so nothing is counted twice.
+ */
 struct lq_frame {
-	const struct sock *sk;
+	const struct sock *sk;		/* NULL: nothing to charge */
 	struct net *net;
-	int cpu;
+	struct lq_frame *outer;
+	bool bh_disabled;		/* by lq_frame_enter() */
 	unsigned long mib[LQ_NR_COUNTERS];
-	unsigned long charged[LQ_NR_COUNTERS];
 };
 
-static notrace void lq_snapshot(struct net *net, unsigned long *mib,
-				unsigned long *charged)
-{
-	const struct linux_mib *m = this_cpu_ptr(net->mib.net_statistics);
-	int i;
+/* The innermost open frame on this CPU. */
+static DEFINE_PER_CPU(struct lq_frame *, lq_top_frame);
 
-	for (i = 0; i < LQ_NR_COUNTERS; i++) {
-		mib[i] = READ_ONCE(m->mibs[lq_mib_idx[i]]);
-		charged[i] = this_cpu_read(lq_charged[i]);
-	}
+static notrace const struct linux_mib *lq_this_mib(const struct net *net)
+{
+	return this_cpu_ptr(net->mib.net_statistics);
 }
 
 /* Snapshots the counters if @sk is a listener; else leaves nothing to charge. */
 static notrace void lq_frame_enter(struct lq_frame *f, const struct sock *sk)
 {
+	const struct linux_mib *m;
+	int i;
+
 	f->sk = NULL;
 	if (!sk || READ_ONCE(sk->sk_state) != TCP_LISTEN)
 		return;
 	f->sk = sk;
 	f->net = sock_net(sk);
-	f->cpu = get_cpu();
-	lq_snapshot(f->net, f->mib, f->charged);
-	put_cpu();
+	f->bh_disabled = !in_softirq();
+	if (f->bh_disabled)
+		local_bh_disable();
+	m = lq_this_mib(f->net);
+	for (i = 0; i < LQ_NR_COUNTERS; i++)
+		f->mib[i] = READ_ONCE(m->mibs[lq_mib_idx[i]]);
+	f->outer = this_cpu_read(lq_top_frame);
+	this_cpu_write(lq_top_frame, f);
 }
 
 /* Charges what the counters moved since lq_frame_enter(). */
-static notrace void lq_frame_leave(const struct lq_frame *f)
+static noinline notrace void lq_frame_leave(const struct lq_frame *f)
 {
-	unsigned long mib[LQ_NR_COUNTERS], charged[LQ_NR_COUNTERS];
-	unsigned long delta[LQ_NR_COUNTERS];
+	unsigned long delta[LQ_NR_COUNTERS] __uninitialized;
+	struct lq_frame *outer = f->outer;
+	const struct linux_mib *m;
 	bool moved = false;
 	int i;
 
 	if (!f->sk)
 		return;
-	/* Cannot happen in softirq; a migrated frame is left unattributed. */
-	if (get_cpu() == f->cpu) {
-		lq_snapshot(f->net, mib, charged);
-		for (i = 0; i < LQ_NR_COUNTERS; i++) {
-			delta[i] = (mib[i] - f->mib[i]) - (charged[i] - f->charged[i]);
-			this_cpu_add(lq_charged[i], delta[i]);
-			moved |= delta[i] != 0;
-		}
-		lq_registry_charge(f->sk, delta, moved);
+	m = lq_this_mib(f->net);
+	for (i = 0; i < LQ_NR_COUNTERS; i++) {
+		delta[i] = READ_ONCE(m->mibs[lq_mib_idx[i]]) - f->mib[i];
+		moved |= delta[i] != 0;
 	}
-	put_cpu();
+	this_cpu_write(lq_top_frame, outer);
+	if (moved && outer && outer->net == f->net)
+		for (i = 0; i < LQ_NR_COUNTERS; i++)
+			outer->mib[i] += delta[i];
+	lq_registry_charge(f->sk, delta, moved);
+	if (f->bh_disabled)
+		local_bh_enable();
 }
 
 /* Under the registry lock, with @sk known to be alive. */
@@ -184,7 +191,7 @@ DEFINE_STATIC_CALL(lq_stock_req_err, lq_unresolved_req_err);
  */
 static notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 {
-	struct lq_frame f;
+	struct lq_frame f __uninitialized;
 	int ret;
 
 	lq_frame_enter(&f, sk);
@@ -195,7 +202,7 @@ static notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 
 static notrace int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb)
 {
-	struct lq_frame f;
+	struct lq_frame f __uninitialized;
 	int ret;
 
 	lq_frame_enter(&f, sk);
@@ -207,7 +214,7 @@ static notrace int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb)
 static notrace struct sock *lq_v4_cookie_check(struct sock *sk,
 					       struct sk_buff *skb)
 {
-	struct lq_frame f;
+	struct lq_frame f __uninitialized;
 	struct sock *ret;
 
 	lq_frame_enter(&f, sk);
@@ -219,7 +226,7 @@ static notrace struct sock *lq_v4_cookie_check(struct sock *sk,
 static notrace struct sock *lq_v6_cookie_check(struct sock *sk,
 					       struct sk_buff *skb)
 {
-	struct lq_frame f;
+	struct lq_frame f __uninitialized;
 	struct sock *ret;
 
 	lq_frame_enter(&f, sk);
@@ -232,19 +239,22 @@ static notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
 					 struct request_sock *req,
 					 bool fastopen, bool *lost_race)
 {
-	struct lq_frame f;
+	struct lq_frame f __uninitialized;
 	struct sock *ret;
 
 	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_check_req)(sk, skb, req, fastopen, lost_race);
 	lq_frame_leave(&f);
+	/* a Fast Open request is never hashed, so never mirrored */
+	if (!fastopen)
+		lq_mirror_req_checked(req);
 	return ret;
 }
 
 /* @sk is the request; its listener is the one charged. */
 static notrace void lq_req_err(struct sock *sk, u32 seq, bool abort)
 {
-	struct lq_frame f;
+	struct lq_frame f __uninitialized;
 
 	lq_frame_enter(&f, inet_reqsk(sk)->rsk_listener);
 	static_call(lq_stock_req_err)(sk, seq, abort);

@@ -14,14 +14,15 @@
  *                                    destructor
  *   inet_csk_reqsk_queue_drop()      entry: RST, ICMP, bad ACK, closed
  *                                    listener, expiry (6.1 via _and_put)
- *   inet_csk_complete_hashdance()    entry with own_req: the handshake
- *                                    completed, the child moves on
+ *   tcp_check_req()                  return (the live state's wrapper):
+ *                                    the request is no longer hashed, the
+ *                                    handshake completed or it was dropped
  *   tcp_v4/v6_reqsk_destructor()     entry: the request is being freed
  *   reqsk_timer_handler()            return: a request migrated (reuseport,
  *                                    tcp_migrate_req) to another listener
  *
  * The entries are watches (hook.c), cheaper per call than kprobes: a
- * connection passes three of them.  Only the timer needs a kretprobe.
+ * connection passes two of them.  Only the timer needs a kretprobe.
  *
  * The destructor is the backstop that makes the scheme safe whatever the
  * compiler inlined: a request can only be freed through it (reqsk_free()
@@ -242,11 +243,16 @@ static notrace void lq_drop_watch(struct ftrace_regs *fregs)
 	lq_syn_remove((struct request_sock *)lq_ftrace_arg(fregs, 1));
 }
 
-/* inet_csk_complete_hashdance(sk, child, req, own_req) */
-static notrace void lq_hashdance_watch(struct ftrace_regs *fregs)
+/*
+ * After tcp_check_req() (not Fast Open), which holds no lock: the caller's
+ * reference keeps @req alive.  Unhashed means out of the SYN queue, moved
+ * to the accept queue by inet_csk_complete_hashdance() or dropped; the
+ * unlocked test is enough, a request is never hashed again.
+ */
+void notrace lq_mirror_req_checked(struct request_sock *req)
 {
-	if (lq_ftrace_arg(fregs, 3) & 0xff)
-		lq_syn_remove((struct request_sock *)lq_ftrace_arg(fregs, 2));
+	if (atomic_read(&lq_syn_entries) && !sk_hashed(req_to_sk(req)))
+		lq_syn_remove(req);
 }
 
 /* tcp_v4_reqsk_destructor(req), tcp_v6_reqsk_destructor(req) */
@@ -399,7 +405,6 @@ int lq_mirror_adopt_all(void)
 static const struct lq_watch lq_removal_watches[] = {
 	{ .name = "inet_csk_reqsk_queue_drop", .fn = lq_drop_watch },
 	{ .name = "inet_csk_reqsk_queue_drop_and_put", .fn = lq_drop_watch },
-	{ .name = "inet_csk_complete_hashdance", .fn = lq_hashdance_watch },
 	{ .name = "tcp_v4_reqsk_destructor", .fn = lq_destructor_watch },
 #if IS_ENABLED(CONFIG_IPV6)
 	{ .name = "tcp_v6_reqsk_destructor", .fn = lq_destructor_watch },

@@ -61,21 +61,30 @@ static notrace struct listen_sock *lq_find(const struct sock *sk)
 }
 
 /*
- * A fresh listen() always wins over what was there (an entry adopted while
- * the listen path had dropped the socket lock, in observe mode).
+ * Add @ls if its socket still listens; a fresh listen() always wins over
+ * what was there (an entry adopted at load while the listen path ran).
+ * Observe mode calls this after the stock inet_listen(), without the socket
+ * lock: a close stores TCP_CLOSE before its listen_stop watch takes lq_lock,
+ * so either the state read here shows the close, or the watch comes later
+ * and removes the entry.  Returns false if @ls was not added.
  */
-void notrace lq_registry_add(struct listen_sock *ls)
+bool notrace lq_registry_add(struct listen_sock *ls)
 {
-	struct listen_sock *old;
+	struct listen_sock *old = NULL;
+	bool listening;
 
 	spin_lock_bh(&lq_lock);
-	old = lq_find(ls->sk);
-	if (old)
-		hash_del(&old->node);
-	hash_add(lq_hash, &ls->node, (unsigned long)ls->sk);
-	lq_gen_bump();
+	listening = READ_ONCE(ls->sk->sk_state) == TCP_LISTEN;
+	if (listening) {
+		old = lq_find(ls->sk);
+		if (old)
+			hash_del(&old->node);
+		hash_add(lq_hash, &ls->node, (unsigned long)ls->sk);
+		lq_gen_bump();
+	}
 	spin_unlock_bh(&lq_lock);
 	lq_table_free(old);
+	return listening;
 }
 
 /* Re-listen on a listener: only the accept side changes. */
