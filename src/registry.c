@@ -105,7 +105,7 @@ void notrace lq_registry_relisten(struct sock *sk, const struct lq_params *p)
 
 /*
  * Charge MIB deltas (and the current queue lengths, for the peaks) to the
- * listener @sk, from softirq with preemption off; @moved: a delta is not
+ * listener @sk, with BH off (a live-state frame); @moved: a delta is not
  * zero.  @sk is only compared until found: an entry in the registry means
  * listen_stop has not run, so the socket is alive.
  */
@@ -125,7 +125,8 @@ void notrace lq_registry_charge(const struct sock *sk,
 	    READ_ONCE(sk->sk_ack_backlog) <= hint->accept_peak &&
 	    inet_csk_reqsk_queue_len(sk) <= hint->syn_peak)
 		return;
-	spin_lock_bh(&lq_lock);
+	/* BH is off already: no _bh, whose unlock would check for softirqs */
+	spin_lock(&lq_lock);
 	ls = lq_find(sk);
 	if (ls) {
 		lq_live_apply(&ls->live, sk, delta);
@@ -134,7 +135,7 @@ void notrace lq_registry_charge(const struct sock *sk,
 		hint->accept_peak = ls->live.accept_peak;
 		hint->syn_peak = ls->live.syn_peak;
 	}
-	spin_unlock_bh(&lq_lock);
+	spin_unlock(&lq_lock);
 }
 
 /* echo reset > /proc/listenq: zero the peaks and counters of @net. */
