@@ -14,6 +14,8 @@
 #   VM_ICOUNT=N        TCG only: count instructions, each taking 2^N ns of
 #                      guest time (qemu -icount), so the guest's clocks
 #                      measure instructions executed, not host speed
+#                      (and a CPU without CX16, see below)
+#   VM_CPU             qemu -cpu model (default max; host on KVM)
 #
 # The exit status is the command's, read from the guest's second serial
 # port. The run fails (status 125 if the command itself passed) when the
@@ -77,7 +79,12 @@ icount=()
 if [ -n "${VM_ICOUNT:-}" ]; then
 	[ "$accel" != kvm ] || die "VM_ICOUNT needs TCG"
 	icount=(-icount "shift=$VM_ICOUNT,sleep=on")
+	# Under -icount, guests died right after the cmpxchg16b of SLUB's
+	# allocation fast path with garbage RFLAGS (README, "Reliability");
+	# without CX16 SLUB takes its irq-off path instead.
+	cpu=max,cx16=off
 fi
+cpu=${VM_CPU:-$cpu}
 
 console_dest="stdio,signal=off"
 [ "${VM_QUIET:-0}" = 1 ] && console_dest="null"
