@@ -3,10 +3,12 @@
  * listenq: the registry of listeners, one listen_sock per listening socket.
  *
  * Locking: one spinlock, always taken with BH disabled, protects the hash.
- * Entries are added and updated with the socket lock owned (listen path,
- * adoption) and removed from the inet_csk_listen_stop() watch, which runs
- * before the socket can be freed, with preemption disabled.  A reader that
- * finds an entry under the lock may therefore dereference its socket.
+ * Entries are added while the socket listens (under its lock in replace
+ * mode and at adoption; in observe mode checked under ours, see
+ * lq_registry_add()) and removed from the inet_csk_listen_stop() watch,
+ * which runs before the socket can be freed, with preemption disabled.  A
+ * reader that finds an entry under the lock may therefore dereference its
+ * socket.
  * Nothing sleeps under the lock; freeing happens outside it (from the
  * listen_stop watch, see lq_table_free_atomic()).
  */
