@@ -61,7 +61,8 @@ paired="$outdir/paired.csv"
 echo "kernel,workload,config,paired_median,paired_min,paired_max,rounds" > "$paired"
 rc=0
 for rel in "${RELEASES[@]}"; do
-	"$TOP/scripts/build-module.sh" "$rel" > "$outdir/build-$rel.log" 2>&1 ||
+	{ "$TOP/scripts/build-module.sh" "$rel" && "$TOP/scripts/build-module.sh" --bench "$rel"; } \
+		> "$outdir/build-$rel.log" 2>&1 ||
 		{ cat "$outdir/build-$rel.log"; die "module build for $rel failed"; }
 	vmout="$outdir/vm-$rel"
 	vm=0
@@ -72,7 +73,7 @@ for rel in "${RELEASES[@]}"; do
 			"BENCH_ROUNDS=$BENCH_ROUNDS BENCH_ITER=$BENCH_ITER BENCH_ITER4096=$BENCH_ITER4096" \
 			"BENCH_SYNS=$BENCH_SYNS BENCH_SCALE='$BENCH_SCALE' BENCH_MEM_N=$BENCH_MEM_N" \
 			"BENCH_CONFIGS='$BENCH_CONFIGS' BENCH_WORKLOADS='${BENCH_WORKLOADS:-}'" \
-			"bash scripts/bench-guest.sh $BUILD/$rel/listenq.ko"
+			"bash scripts/bench-guest.sh $BUILD/$rel/listenq.ko $BUILD/bench-kmod/$rel/lqb_softirq_clock.ko"
 		vm=$?
 		log "$rel: $((SECONDS - start))s in the VM"
 	fi

@@ -30,10 +30,10 @@ record "kselftests build" $? || true
 
 checkpatch="$KSRC/scripts/checkpatch.pl"
 perl "$checkpatch" --strict --no-tree --terse -f "$TOP"/src/*.c "$TOP"/include/*.h \
-	> "$logs/checkpatch.log" 2>&1
+	"$TOP"/bench/kmod/*.c > "$logs/checkpatch.log" 2>&1
 grep -E 'ERROR|WARNING|CHECK' "$logs/checkpatch.log"
 ! grep -qE 'ERROR|WARNING|CHECK' "$logs/checkpatch.log"
-record "checkpatch --strict on src/ and include/" $?
+record "checkpatch --strict on src/, include/ and bench/kmod/" $?
 
 "$TOP/tests/host/tool_tests.sh" > "$logs/tool-tests.log" 2>&1
 sed "s/^/# [tools] /" "$logs/tool-tests.log"
@@ -84,6 +84,13 @@ kernel_lane() {
 		add_ktap_counts "$logs/net-$rel/ktap.log"
 		record "$rel: test VM ran the net selftests with a clean kernel log" $vm
 	fi
+	# The benchmark's softirq clock, same flags (bench.sh builds it again
+	# without sparse, a no-op).
+	"$TOP/scripts/build-module.sh" --bench "$rel" C=2 > "$logs/build-clock-$rel.log" 2>&1
+	record "$rel: bench softirq clock builds with W=1, warnings as errors" $?
+	grep -E ': (warning|error):' "$logs/build-clock-$rel.log"
+	! grep -qE ': (warning|error):' "$logs/build-clock-$rel.log"
+	record "$rel: bench softirq clock sparse (C=2) clean" $?
 	if [ $built -eq 0 ]; then
 		# The benchmark's smoke, one small round so make bench cannot
 		# rot; it asserts nothing about speed, only that everything ran.

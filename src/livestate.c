@@ -185,9 +185,10 @@ DEFINE_STATIC_CALL(lq_stock_check_req, lq_unresolved_check_req);
 DEFINE_STATIC_CALL(lq_stock_req_err, lq_unresolved_req_err);
 
 /*
- * The wrappers: a snapshot, the stock call, the charge.  Where nothing is
- * to be charged the compiler may turn the stock call into a tail jump,
- * which is fine: it lands past the hook.
+ * The wrappers: a snapshot, the stock call, the charge.  The charge
+ * (lq_frame_leave(), never inlined) always follows, so the stock call is
+ * a call, not a tail jump; it enters the stock function past its hook
+ * (lq_fentry_end()) either way.
  */
 static notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 {
