@@ -90,7 +90,7 @@ demo:
 
 lint: kernels
 	@set -e; . scripts/lib.sh; \
-	perl build/linux-source/scripts/checkpatch.pl --strict --no-tree -f src/*.c include/*.h bench/kmod/*.c; \
+	perl build/linux-source/scripts/checkpatch.pl --strict --no-tree -f src/*.c src/*.S include/*.h bench/kmod/*.c; \
 	for rel in $$(resolve_kernels); do \
 		scripts/build-module.sh "$$rel" C=2; scripts/build-module.sh --bench "$$rel" C=2; \
 	done

@@ -74,6 +74,19 @@
 #endif
 
 /*
+ * Direct calls: 6.6 removed the single-address API and gave the per-ops
+ * one (register_ftrace_direct_multi() before) its name; unregistering
+ * frees the ops' filter only on request from then on (listenq frees it).
+ */
+#if KERNEL_VERSION(6, 6, 0) <= LQ_KVER
+#define lq_register_direct(ops, addr)	register_ftrace_direct(ops, addr)
+#define lq_unregister_direct(ops, addr)	unregister_ftrace_direct(ops, addr, false)
+#else
+#define lq_register_direct(ops, addr)	register_ftrace_direct_multi(ops, addr)
+#define lq_unregister_direct(ops, addr)	unregister_ftrace_direct_multi(ops, addr)
+#endif
+
+/*
  * An IPMODIFY handler needs the full pt_regs only where ftrace cannot hand
  * out ftrace_regs (x86 has had WITH_ARGS since 5.11; kept for clarity).
  */

@@ -28,16 +28,30 @@ struct request_sock;
 struct seq_file;
 struct ftrace_regs;
 struct lq_watch_set;
+struct lq_direct_set;
+struct sk_buff;
 
 /*
  * A hook on function @name (see hook.c): @fn runs on its entry, or else
- * the call is redirected to @redirect, a function of the same type.
+ * the call is redirected to @redirect, a function of the same type;
+ * @direct, if set, is @redirect's direct-call trampoline (direct.S).
  */
 struct lq_watch {
 	const char *name;
 	void (*fn)(struct ftrace_regs *fregs);
 	void *redirect;
+	void (*direct)(void);
 };
+
+/* Redirects installed by lq_redirects_install(): one of the two is set. */
+struct lq_redirects {
+	struct lq_direct_set *direct;
+	struct lq_watch_set *ops;
+};
+
+/* A redirect with its direct.S trampoline, WRAPPER##_direct. */
+#define LQ_REDIRECT(fname, wrapper) \
+	{ .name = fname, .redirect = (void *)(wrapper), .direct = wrapper##_direct }
 
 enum lq_origin {
 	LQ_ORIGIN_LISTEN,
@@ -167,8 +181,35 @@ int lq_stock_inet_listen(struct socket *sock, int backlog);
 int lq_watch_install(struct lq_watch_set **setp, const struct lq_watch *watches,
 		     unsigned int nr, const char *what);
 void lq_watch_remove(struct lq_watch_set **setp);
+int lq_redirects_install(struct lq_redirects *r, const struct lq_watch *redirects,
+			 unsigned int nr, const char *what);
+void lq_redirects_remove(struct lq_redirects *r);
+void lq_redirects_drain(void);
 
-/* livestate.c */
+/* Point static call @sc past the hook of @name; NULL when untraceable. */
+#define lq_resolve_stock(sc, name) ({					\
+	void *__fn = (void *)lq_fentry_end(name);			\
+									\
+	if (__fn)							\
+		static_call_update(sc, __fn);				\
+	__fn;								\
+})
+
+/* livestate.c; the wrappers and their direct.S trampolines */
+int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb);
+int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb);
+struct sock *lq_v4_cookie_check(struct sock *sk, struct sk_buff *skb);
+struct sock *lq_v6_cookie_check(struct sock *sk, struct sk_buff *skb);
+struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
+			  struct request_sock *req, bool fastopen,
+			  bool *lost_race);
+void lq_req_err(struct sock *sk, u32 seq, bool abort);
+void lq_v4_conn_request_direct(void);
+void lq_v6_conn_request_direct(void);
+void lq_v4_cookie_check_direct(void);
+void lq_v6_cookie_check_direct(void);
+void lq_check_req_direct(void);
+void lq_req_err_direct(void);
 void lq_live_apply(struct lq_live *live, const struct sock *sk,
 		   const unsigned long *delta);
 int lq_live_install(void);
@@ -185,6 +226,13 @@ int lq_mirror_install(void);
 int lq_mirror_adopt_all(void);
 void lq_mirror_remove(void);
 void lq_mirror_exit(void);
+/* the wrappers and their direct.S trampolines */
+bool lq_hash_add(struct sock *sk, struct request_sock *req, unsigned long timeout);
+void lq_v4_destructor(struct request_sock *req);
+void lq_v6_destructor(struct request_sock *req);
+void lq_hash_add_direct(void);
+void lq_v4_destructor_direct(void);
+void lq_v6_destructor_direct(void);
 
 /* procfs.c */
 int listenq_procfs_init(void);

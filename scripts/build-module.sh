@@ -37,12 +37,12 @@ find "$out" -type l -delete
 ln -s "$TOP/Kbuild" "$out/Kbuild"
 for d in src include; do
 	(cd "$TOP" && find "$d" -type d) | while read -r sub; do mkdir -p "$out/$sub"; done
-	(cd "$TOP" && find "$d" -type f \( -name '*.c' -o -name '*.h' \)) |
+	(cd "$TOP" && find "$d" -type f \( -name '*.c' -o -name '*.S' -o -name '*.h' \)) |
 		while read -r f; do ln -s "$TOP/$f" "$out/$f"; done
 done
 # Objects of sources that were removed must not linger.
 find "$out/src" -name '*.o' | while read -r o; do
-	[ -e "${o%.o}.c" ] || rm -f "$o" "$(dirname "$o")/.$(basename "$o").cmd"
+	[ -e "${o%.o}.c" ] || [ -e "${o%.o}.S" ] || rm -f "$o" "$(dirname "$o")/.$(basename "$o").cmd"
 done
 
 make -C "$hdr" M="$out" W=1 "$@" modules

@@ -29,7 +29,7 @@ record "kselftests build" $? || true
 [ -s "$BUILD/ksft/kselftest-list.txt" ] || { cat "$logs/tests-build.log"; finish; }
 
 checkpatch="$KSRC/scripts/checkpatch.pl"
-perl "$checkpatch" --strict --no-tree --terse -f "$TOP"/src/*.c "$TOP"/include/*.h \
+perl "$checkpatch" --strict --no-tree --terse -f "$TOP"/src/*.c "$TOP"/src/*.S "$TOP"/include/*.h \
 	"$TOP"/bench/kmod/*.c > "$logs/checkpatch.log" 2>&1
 grep -E 'ERROR|WARNING|CHECK' "$logs/checkpatch.log"
 ! grep -qE 'ERROR|WARNING|CHECK' "$logs/checkpatch.log"

@@ -13,6 +13,11 @@
  *   original arguments.  The wrapper calls the stock function right after
  *   its fentry call (lq_fentry_end()), so that call is not hooked again.
  *
+ * The redirects every connection passes (livestate.c, mirror.c) go by
+ * direct call where ftrace allows: the fentry call becomes a call to a
+ * trampoline of direct.S, which jumps to the wrapper, with no registers
+ * saved and no handler run (lq_redirects_install()).
+ *
  * inet_listen() is redirected; on 6.6+ __inet_listen_sk() too, in replace
  * mode, for mptcp_listen(), which calls it on the subflow without
  * inet_listen().  inet_csk_listen_stop() is watched: it runs on every path
@@ -329,6 +334,126 @@ void lq_watch_remove(struct lq_watch_set **setp)
 		pr_warn("%s: %d calls missed (recursion), inexact\n", set->what,
 			atomic_read(&set->missed));
 	kfree(set);
+}
+
+/*
+ * Direct calls (the redirects on the connection path): ftrace turns the
+ * fentry call of each function into a call to its trampoline in direct.S,
+ * which jumps to the wrapper.  A direct ops carries one address, so each
+ * function gets its own.  No recursion guard is needed: the wrappers call
+ * the stock functions past their fentry call.
+ */
+struct lq_direct {
+	struct ftrace_ops ops;
+	unsigned long addr;
+};
+
+struct lq_direct_set {
+	unsigned int nr;		/* registered so far */
+	struct lq_direct direct[];
+};
+
+/* Unregister every direct call of @set, newest first, and free it. */
+static void lq_direct_free(struct lq_direct_set *set)
+{
+	struct lq_direct *d;
+
+	while (set->nr) {
+		d = &set->direct[--set->nr];
+		lq_unregister_direct(&d->ops, d->addr);
+		ftrace_free_filter(&d->ops);
+	}
+	kfree(set);
+}
+
+/*
+ * Send each of the @nr functions of @redirects to its trampoline and store
+ * the set in @setp; all or none.  Fails, without a message, where ftrace
+ * refuses: another direct caller such as a BPF trampoline, or an IPMODIFY
+ * user without the means to share.
+ */
+static int lq_direct_install(struct lq_direct_set **setp,
+			     const struct lq_watch *redirects, unsigned int nr)
+{
+	struct lq_direct_set *set;
+	struct lq_direct *d;
+	unsigned long start;
+	int err;
+
+	set = kzalloc(struct_size(set, direct, nr), GFP_KERNEL);
+	if (!set)
+		return -ENOMEM;
+	while (set->nr < nr) {
+		d = &set->direct[set->nr];
+		d->addr = (unsigned long)redirects[set->nr].direct;
+		start = lq_symbol_start(redirects[set->nr].name);
+		err = start ? ftrace_set_filter_ip(&d->ops, start, 0, 0) : -ENOENT;
+		if (!err) {
+			err = lq_register_direct(&d->ops, d->addr);
+			if (err)
+				ftrace_free_filter(&d->ops);
+		}
+		if (err) {
+			lq_direct_free(set);
+			return err;
+		}
+		set->nr++;
+	}
+	*setp = set;
+	return 0;
+}
+
+/*
+ * Remove the direct calls of the set in @setp, if any, and clear it.  A
+ * task may still be in a trampoline or a wrapper: see lq_redirects_drain().
+ */
+static void lq_direct_remove(struct lq_direct_set **setp)
+{
+	struct lq_direct_set *set = *setp;
+
+	if (!set)
+		return;
+	*setp = NULL;
+	lq_direct_free(set);
+}
+
+/*
+ * Redirect the @nr functions of @redirects (each with a trampoline) by
+ * direct calls, or, where ftrace refuses them, through a shared ftrace ops
+ * like the listen hooks: it shares a function with other direct callers.
+ */
+int lq_redirects_install(struct lq_redirects *r, const struct lq_watch *redirects,
+			 unsigned int nr, const char *what)
+{
+	int err;
+
+	err = lq_direct_install(&r->direct, redirects, nr);
+	if (!err)
+		return 0;
+	pr_info("%s: no direct calls (%d, e.g. a BPF trampoline there), hooked through ftrace ops\n",
+		what, err);
+	return lq_watch_install(&r->ops, redirects, nr, what);
+}
+
+/* Remove the redirects of @r, however installed; see lq_direct_remove(). */
+void lq_redirects_remove(struct lq_redirects *r)
+{
+	lq_direct_remove(&r->direct);
+	lq_watch_remove(&r->ops);
+}
+
+/*
+ * After redirects are gone, wait for wrappers (and trampolines) still
+ * running: those in softirq or with BH off (synchronize_rcu()), and those
+ * preempted in process context, e.g. tcp_check_req() on a Fast Open child
+ * from the socket backlog, or a request destructor at close
+ * (synchronize_rcu_tasks(): no voluntary switch inside; the stock
+ * functions the wrappers call do not sleep either).
+ */
+void lq_redirects_drain(void)
+{
+	synchronize_rcu();
+	synchronize_rcu_tasks();
 }
 
 /* inet_csk_listen_stop(sk) */

@@ -23,7 +23,8 @@
  * every segment of every TCP socket; the benchmark's connection path paid
  * for that.)
  *
- * Each of them is redirected (hook.c) to a wrapper that snapshots this
+ * Each of them is redirected (hook.c: by a direct call through direct.S
+ * where ftrace allows it) to a wrapper that snapshots this
  * CPU's MIB counters of the listener's netns, calls the stock function and
  * charges the difference: cheaper per call than a kretprobe, which saves
  * every register twice and keeps a return frame per call.  Listener
@@ -190,7 +191,7 @@ DEFINE_STATIC_CALL(lq_stock_req_err, lq_unresolved_req_err);
  * a call, not a tail jump; it enters the stock function past its hook
  * (lq_fentry_end()) either way.
  */
-static notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
+notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f __uninitialized;
 	int ret;
@@ -201,7 +202,7 @@ static notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 	return ret;
 }
 
-static notrace int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb)
+notrace int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f __uninitialized;
 	int ret;
@@ -212,8 +213,7 @@ static notrace int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb)
 	return ret;
 }
 
-static notrace struct sock *lq_v4_cookie_check(struct sock *sk,
-					       struct sk_buff *skb)
+notrace struct sock *lq_v4_cookie_check(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f __uninitialized;
 	struct sock *ret;
@@ -224,8 +224,7 @@ static notrace struct sock *lq_v4_cookie_check(struct sock *sk,
 	return ret;
 }
 
-static notrace struct sock *lq_v6_cookie_check(struct sock *sk,
-					       struct sk_buff *skb)
+notrace struct sock *lq_v6_cookie_check(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f __uninitialized;
 	struct sock *ret;
@@ -236,9 +235,9 @@ static notrace struct sock *lq_v6_cookie_check(struct sock *sk,
 	return ret;
 }
 
-static notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
-					 struct request_sock *req,
-					 bool fastopen, bool *lost_race)
+notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
+				  struct request_sock *req, bool fastopen,
+				  bool *lost_race)
 {
 	struct lq_frame f __uninitialized;
 	struct sock *ret;
@@ -253,7 +252,7 @@ static notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
 }
 
 /* @sk is the request; its listener is the one charged. */
-static notrace void lq_req_err(struct sock *sk, u32 seq, bool abort)
+notrace void lq_req_err(struct sock *sk, u32 seq, bool abort)
 {
 	struct lq_frame f __uninitialized;
 
@@ -263,24 +262,15 @@ static notrace void lq_req_err(struct sock *sk, u32 seq, bool abort)
 }
 
 static const struct lq_watch lq_rx_redirects[] = {
-	{ .name = "tcp_v4_conn_request", .redirect = (void *)lq_v4_conn_request },
-	{ .name = "tcp_v6_conn_request", .redirect = (void *)lq_v6_conn_request },
-	{ .name = "cookie_v4_check", .redirect = (void *)lq_v4_cookie_check },
-	{ .name = "cookie_v6_check", .redirect = (void *)lq_v6_cookie_check },
-	{ .name = "tcp_check_req", .redirect = (void *)lq_check_req },
-	{ .name = "tcp_req_err", .redirect = (void *)lq_req_err },
+	LQ_REDIRECT("tcp_v4_conn_request", lq_v4_conn_request),
+	LQ_REDIRECT("tcp_v6_conn_request", lq_v6_conn_request),
+	LQ_REDIRECT("cookie_v4_check", lq_v4_cookie_check),
+	LQ_REDIRECT("cookie_v6_check", lq_v6_cookie_check),
+	LQ_REDIRECT("tcp_check_req", lq_check_req),
+	LQ_REDIRECT("tcp_req_err", lq_req_err),
 };
 
-/* Point static call @sc past the hook of @name; false when untraceable. */
-#define lq_resolve_stock(sc, name) ({					\
-	void *__fn = (void *)lq_fentry_end(name);			\
-									\
-	if (__fn)							\
-		static_call_update(sc, __fn);				\
-	__fn;								\
-})
-
-static struct lq_watch_set *lq_rx_hooks;
+static struct lq_redirects lq_rx_hooks;
 
 int lq_live_install(void)
 {
@@ -293,21 +283,14 @@ int lq_live_install(void)
 		pr_err("the TCP receive path's functions are not all traceable\n");
 		return -ENOENT;
 	}
-	return lq_watch_install(&lq_rx_hooks, lq_rx_redirects,
-				ARRAY_SIZE(lq_rx_redirects), "the TCP receive path");
+	return lq_redirects_install(&lq_rx_hooks, lq_rx_redirects,
+				    ARRAY_SIZE(lq_rx_redirects), "the TCP receive path");
 }
 
-/*
- * After the redirects are gone, wait for wrappers still running: those in
- * softirq or with BH off (synchronize_rcu()), and those preempted in
- * process context, e.g. tcp_check_req() on a Fast Open child from the
- * socket backlog (synchronize_rcu_tasks(): no voluntary switch inside).
- */
 void lq_live_remove(void)
 {
-	if (!lq_rx_hooks)
+	if (!lq_rx_hooks.direct && !lq_rx_hooks.ops)
 		return;
-	lq_watch_remove(&lq_rx_hooks);
-	synchronize_rcu();
-	synchronize_rcu_tasks();
+	lq_redirects_remove(&lq_rx_hooks);
+	lq_redirects_drain();
 }

@@ -21,8 +21,10 @@
  *   reqsk_timer_handler()            return: a request migrated (reuseport,
  *                                    tcp_migrate_req) to another listener
  *
- * The entries are watches (hook.c), cheaper per call than kprobes: a
- * connection passes two of them.  Only the timer needs a kretprobe.
+ * The two that every connection passes, hash_add and the destructor, are
+ * redirected (hook.c, a direct call where ftrace allows) to wrappers that
+ * act and then run the stock function; the drops are ftrace watches.  All
+ * are cheaper per call than kprobes.  Only the timer needs a kretprobe.
  *
  * The destructor is the backstop that makes the scheme safe whatever the
  * compiler inlined: a request can only be freed through it (reqsk_free()
@@ -48,6 +50,7 @@
 #include <linux/kprobes.h>
 #include <linux/random.h>
 #include <linux/slab.h>
+#include <linux/static_call.h>
 #include <net/inet_connection_sock.h>
 #include <net/inet_hashtables.h>
 #include <net/inet6_hashtables.h>
@@ -231,10 +234,31 @@ u32 lq_mirror_chain_max(const struct listen_sock *ls)
 	return max;
 }
 
-/* inet_csk_reqsk_queue_hash_add(sk, req, timeout) */
-static notrace void lq_hash_add_watch(struct ftrace_regs *fregs)
+/*
+ * The connection path's two mirror hooks are redirects (direct calls, see
+ * hook.c) to wrappers that act and then run the stock function, past its
+ * hook; the rarer drops are plain watches.
+ */
+static bool lq_unresolved_hash_add(struct sock *sk, struct request_sock *req,
+				   unsigned long timeout)
 {
-	lq_syn_insert((struct request_sock *)lq_ftrace_arg(fregs, 1));
+	return false;
+}
+
+static void lq_unresolved_destructor(struct request_sock *req)
+{
+}
+
+DEFINE_STATIC_CALL(lq_stock_hash_add, lq_unresolved_hash_add);
+DEFINE_STATIC_CALL(lq_stock_v4_destructor, lq_unresolved_destructor);
+DEFINE_STATIC_CALL(lq_stock_v6_destructor, lq_unresolved_destructor);
+
+/* inet_csk_reqsk_queue_hash_add(sk, req, timeout) */
+notrace bool lq_hash_add(struct sock *sk, struct request_sock *req,
+			 unsigned long timeout)
+{
+	lq_syn_insert(req);
+	return static_call(lq_stock_hash_add)(sk, req, timeout);
 }
 
 /* inet_csk_reqsk_queue_drop(sk, req), inet_csk_reqsk_queue_drop_and_put(). */
@@ -255,10 +279,18 @@ void notrace lq_mirror_req_checked(struct request_sock *req)
 		lq_syn_remove(req);
 }
 
-/* tcp_v4_reqsk_destructor(req), tcp_v6_reqsk_destructor(req) */
-static notrace void lq_destructor_watch(struct ftrace_regs *fregs)
+/* tcp_v4_reqsk_destructor(req) */
+notrace void lq_v4_destructor(struct request_sock *req)
 {
-	lq_syn_remove((struct request_sock *)lq_ftrace_arg(fregs, 0));
+	lq_syn_remove(req);
+	static_call(lq_stock_v4_destructor)(req);
+}
+
+/* tcp_v6_reqsk_destructor(req) */
+notrace void lq_v6_destructor(struct request_sock *req)
+{
+	lq_syn_remove(req);
+	static_call(lq_stock_v6_destructor)(req);
 }
 
 /* What the timer's return probe needs to find a migrated clone. */
@@ -402,17 +434,20 @@ int lq_mirror_adopt_all(void)
 	return err;
 }
 
-static const struct lq_watch lq_removal_watches[] = {
+static const struct lq_watch lq_drop_watches[] = {
 	{ .name = "inet_csk_reqsk_queue_drop", .fn = lq_drop_watch },
 	{ .name = "inet_csk_reqsk_queue_drop_and_put", .fn = lq_drop_watch },
-	{ .name = "tcp_v4_reqsk_destructor", .fn = lq_destructor_watch },
+};
+
+static const struct lq_watch lq_destructor_redirects[] = {
+	LQ_REDIRECT("tcp_v4_reqsk_destructor", lq_v4_destructor),
 #if IS_ENABLED(CONFIG_IPV6)
-	{ .name = "tcp_v6_reqsk_destructor", .fn = lq_destructor_watch },
+	LQ_REDIRECT("tcp_v6_reqsk_destructor", lq_v6_destructor),
 #endif
 };
 
-static const struct lq_watch lq_insertion_watches[] = {
-	{ .name = "inet_csk_reqsk_queue_hash_add", .fn = lq_hash_add_watch },
+static const struct lq_watch lq_insertion_redirect[] = {
+	LQ_REDIRECT("inet_csk_reqsk_queue_hash_add", lq_hash_add),
 };
 
 static struct kretprobe lq_timer_krp = {
@@ -422,7 +457,8 @@ static struct kretprobe lq_timer_krp = {
 	.data_size = sizeof(struct lq_timer_frame),
 };
 
-static struct lq_watch_set *lq_removals, *lq_insertions;
+static struct lq_watch_set *lq_drops;
+static struct lq_redirects lq_destructors, lq_insertions;
 static bool lq_timer_krp_on;
 
 int lq_mirror_init(void)
@@ -432,19 +468,30 @@ int lq_mirror_init(void)
 }
 
 /*
- * Removal watches first: from the moment a request can be linked, every
- * way out of the queue is watched.
+ * Removal hooks first: from the moment a request can be linked, every way
+ * out of the queue is watched.
  */
 int lq_mirror_install(void)
 {
 	int err;
 
-	err = lq_watch_install(&lq_removals, lq_removal_watches,
-			       ARRAY_SIZE(lq_removal_watches), "request removal");
+	if (!lq_resolve_stock(lq_stock_hash_add, "inet_csk_reqsk_queue_hash_add") ||
+	    !lq_resolve_stock(lq_stock_v4_destructor, "tcp_v4_reqsk_destructor") ||
+	    (IS_ENABLED(CONFIG_IPV6) &&
+	     !lq_resolve_stock(lq_stock_v6_destructor, "tcp_v6_reqsk_destructor"))) {
+		pr_err("the request queue's functions are not all traceable\n");
+		return -ENOENT;
+	}
+	err = lq_watch_install(&lq_drops, lq_drop_watches,
+			       ARRAY_SIZE(lq_drop_watches), "request drop");
 	if (err)
 		return err;
-	err = lq_watch_install(&lq_insertions, lq_insertion_watches,
-			       ARRAY_SIZE(lq_insertion_watches), "request insertion");
+	err = lq_redirects_install(&lq_destructors, lq_destructor_redirects,
+				   ARRAY_SIZE(lq_destructor_redirects), "request destructor");
+	if (err)
+		goto fail;
+	err = lq_redirects_install(&lq_insertions, lq_insertion_redirect,
+				   ARRAY_SIZE(lq_insertion_redirect), "request insertion");
 	if (err)
 		goto fail;
 	/* timers run one at a time per CPU */
@@ -473,16 +520,25 @@ static void lq_report_missed(const struct kretprobe *rp)
 			rp->kp.symbol_name, rp->nmissed, rp->kp.nmissed);
 }
 
-/* Insertion first, so nothing is linked that could not be removed. */
+/*
+ * Insertion first, so nothing is linked that could not be removed; then
+ * wait for the wrappers, which use the registry freed next.
+ */
 void lq_mirror_remove(void)
 {
+	bool redirected = lq_insertions.direct || lq_insertions.ops ||
+			  lq_destructors.direct || lq_destructors.ops;
+
 	if (lq_timer_krp_on) {
 		unregister_kretprobe(&lq_timer_krp);
 		lq_timer_krp_on = false;
 		lq_report_missed(&lq_timer_krp);
 	}
-	lq_watch_remove(&lq_insertions);
-	lq_watch_remove(&lq_removals);
+	lq_redirects_remove(&lq_insertions);
+	lq_redirects_remove(&lq_destructors);
+	lq_watch_remove(&lq_drops);
+	if (redirected)
+		lq_redirects_drain();
 }
 
 /* After every table is freed. */
