@@ -108,7 +108,8 @@ FIXTURE_TEARDOWN(flood)
 
 TEST_F_TIMEOUT(flood, counts_exactly, 420)
 {
-	long long base[LQ_NR_LIVE], mib[LQ_NR_LIVE], rows[LQ_NR_LIVE], len;
+	long long base[LQ_NR_LIVE], mib[LQ_NR_LIVE], rows[LQ_NR_LIVE], len, peak;
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned char local[4];
 	struct lq_table t;
 	int lfd, raw, i, row;
@@ -134,12 +135,18 @@ TEST_F_TIMEOUT(flood, counts_exactly, 420)
 	ASSERT_LE(0, row);
 	/*
 	 * The request queue held backlog + 1, the rest got cookies; since
-	 * then the timer may have pruned some (see lq_hold_requests).
+	 * then the timer may have pruned some (see lq_hold_requests).  The
+	 * listener is lockless: SYNs handled on several CPUs at once (the
+	 * sender migrates, ksoftirqd takes over) can each pass the same
+	 * "not full" test, so the kernel's queue may exceed that by one per
+	 * further CPU (seen once: 1,026).
 	 */
-	EXPECT_EQ(1025, lq_cell_num(&t, row, "syn_peak"));
+	peak = lq_cell_num(&t, row, "syn_peak");
+	EXPECT_LE(1025, peak);
+	EXPECT_GE(1024 + ncpus, peak);
 	len = lq_cell_num(&t, row, "syn_len");
 	EXPECT_LT(0, len);
-	EXPECT_GE(1025, len);
+	EXPECT_GE(peak, len);
 	EXPECT_EQ(len, lq_proc_net_requests(lq_local_port(lfd)));
 	lq_check_mirror(&t, row);
 	lq_table_free(&t);
