@@ -9,6 +9,8 @@
 #   and keep running;
 # - loaded before, listenq keeps the functions and the BPF programs are
 #   refused; listenq keeps working and unloads cleanly.
+# And a kprobe (tracefs) on them, which ftrace runs from its own trampoline
+# before returning into listenq's: both see every call.
 # Skipped where the kernel cannot load a fentry program (no BTF).
 . "$(dirname "$0")/lib.sh"
 
@@ -28,7 +30,7 @@ if [ $? -eq "$KSFT_SKIP" ]; then
 	ktap_skip_all "no BPF fentry programs on this kernel"
 	exit "$KSFT_SKIP"
 fi
-ktap_set_plan 5
+ktap_set_plan 6
 dmesg_mark
 
 # listenq loaded (by syn_queue) while the BPF programs are attached
@@ -42,6 +44,14 @@ fell_back() {
 		dmesg_since_mark | grep -q 'listenq: request insertion: no direct calls'
 }
 ktap_test_result "listenq says it hooked those functions through ftrace ops" fell_back
+
+# overflow_counted P: listenq counted an overflow of port P in the table
+# saved to $PROC.
+overflow_counted() {
+	awk -v want="127.0.0.1:$1" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$col["local"] == want && $col["overflows"] >= 1 { found = 1 }
+		END { exit !found }' "$PROC" || { echo "# listenq missed the overflow"; return 1; }
+}
 
 # Three handshakes (one overflowing a backlog of 1) while both are there;
 # listenq counts the overflow.
@@ -61,9 +71,7 @@ both_run() {
 	for f in $FUNCS; do
 		grep -qE "^$f runs [1-9]" "$OUT" || return 1
 	done
-	awk -v want="127.0.0.1:$PORT" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-		$col["local"] == want && $col["overflows"] >= 1 { found = 1 }
-		END { exit !found }' "$PROC" || { echo "# listenq missed the overflow"; return 1; }
+	overflow_counted $PORT
 }
 ktap_test_result "the BPF programs run next to listenq" both_run
 
@@ -80,5 +88,30 @@ refused() {
 	[ $status -eq 1 ] && grep -q 'cannot attach: Device or resource busy' "$OUT"
 }
 ktap_test_result "listenq loaded first: the BPF programs are refused (EBUSY)" refused
+
+# kprobes on two direct-call targets while listenq holds them
+TRACEFS=/sys/kernel/tracing
+kprobes_too() {
+	local status hits
+	[ -e $TRACEFS/kprobe_events ] || mount -t tracefs nodev $TRACEFS || return 1
+	listenq_unload_quiet
+	insmod "$LISTENQ_KO" || return 1
+	status=1
+	if echo 'p:lqcoexist_syn tcp_v4_conn_request' > $TRACEFS/kprobe_events &&
+		echo 'p:lqcoexist_ack tcp_check_req' >> $TRACEFS/kprobe_events &&
+		echo 1 > $TRACEFS/events/kprobes/enable; then
+		"$TEST_DIR/listen_hold" -c 3 "127.0.0.1:$((PORT + 1)):1" -- \
+			bash -c "sleep 0.5; cat /proc/listenq > $PROC"
+		status=$?
+		echo 0 > $TRACEFS/events/kprobes/enable
+	fi
+	hits=$(awk '{ printf "%s %s ", $1, $2 }' $TRACEFS/kprobe_profile)
+	echo "# kprobe hits: $hits"
+	echo > $TRACEFS/kprobe_events
+	rmmod listenq || return 1
+	[ $status -eq 0 ] && overflow_counted $((PORT + 1)) &&
+		[[ $hits =~ lqcoexist_syn\ [1-9] ]] && [[ $hits =~ lqcoexist_ack\ [1-9] ]]
+}
+ktap_test_result "kprobes on direct-call targets run next to listenq" kprobes_too
 ktap_test_result "rmmod, dmesg free of warnings" dmesg_clean_since_mark
 ktap_finished
