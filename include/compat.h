@@ -1,24 +1,72 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * listenq: every difference between the kernels listenq supports (Debian's
- * 6.1 and 6.12) lives here, keyed on LINUX_VERSION_CODE.  The version
- * boundaries are the upstream releases that introduced each change; only
- * 6.1 and 6.12 are built and tested.
+ * listenq: every difference between the kernels listenq supports lives
+ * here, keyed on LINUX_VERSION_CODE.  The version boundaries are the
+ * upstream releases that introduced each change.
  */
 #ifndef _LISTENQ_COMPAT_H
 #define _LISTENQ_COMPAT_H
 
 #include <linux/version.h>
-#include <linux/ftrace.h>
-#include <linux/module.h>
-#include <net/inet_hashtables.h>
-#include <net/net_namespace.h>
 
 /*
  * LINUX_VERSION_CODE with the sublevel dropped (Debian's 6.1 saturates it
  * at 255 anyway); spelled through its parts only to keep checkpatch quiet.
  */
 #define LQ_KVER KERNEL_VERSION(LINUX_VERSION_MAJOR, LINUX_VERSION_PATCHLEVEL, 0)
+
+/*
+ * The supported range: Debian 12's two lines, 6.1 and 6.12, on x86_64, in
+ * every flavour (generic, cloud, rt).  Struct layouts, helper inlining and
+ * the SYN-queue rules listenq mirrors are checked on those only; the
+ * trampolines (direct.S) and the IBT handling (hook.c) are x86_64 code.
+ */
+#if !defined(CONFIG_X86_64)
+#error "listenq supports x86_64 only (Debian 12's 6.1 and 6.12 kernels)"
+#endif
+#if LQ_KVER != KERNEL_VERSION(6, 1, 0) && LQ_KVER != KERNEL_VERSION(6, 12, 0)
+#error "listenq supports Linux 6.1 and 6.12 only (Debian 12's kernels, x86_64)"
+#endif
+
+#ifdef __ASSEMBLY__
+
+/* Call depth tracking came with 6.2; before, a call needs no accounting. */
+#if KERNEL_VERSION(6, 2, 0) > LQ_KVER
+.macro CALL_DEPTH_ACCOUNT
+.endm
+#endif
+
+#else /* !__ASSEMBLY__ */
+
+#include <linux/ftrace.h>
+#include <linux/module.h>
+#include <net/inet_hashtables.h>
+#include <net/net_namespace.h>
+
+/*
+ * A wrapper and the function it stands in for must have one prototype: a
+ * point release changing it fails the build here instead of miscompiling.
+ * @stock is the function, or a member of the function-pointer type through
+ * which the kernel calls a static one.
+ */
+#define LQ_SAME_PROTO(wrapper, stock)					\
+	static_assert(__same_type(&(wrapper), &(stock)),		\
+		      #wrapper " and " #stock " differ")
+#define LQ_SAME_PROTO_PTR(wrapper, ptr)					\
+	static_assert(__same_type(&(wrapper), ptr),			\
+		      #wrapper " and " #ptr " differ")
+
+/*
+ * 6.1's PREEMPT_RT spinlocks carry no sparse context annotations; the
+ * functions that hand a held lock to their caller add the missing count.
+ */
+#if defined(CONFIG_PREEMPT_RT) && KERNEL_VERSION(6, 12, 0) > LQ_KVER
+#define lq_rt_sparse_acquire()	__acquire(lq_rt_unannotated)
+#define lq_rt_sparse_release()	__release(lq_rt_unannotated)
+#else
+#define lq_rt_sparse_acquire()	do { } while (0)
+#define lq_rt_sparse_release()	do { } while (0)
+#endif
 
 /*
  * 6.6 split the locked part of inet_listen() out as __inet_listen_sk() so
@@ -111,5 +159,7 @@ static inline struct inet_hashinfo *lq_net_hashinfo(struct net *net)
 {
 	return net->ipv4.tcp_death_row.hashinfo;
 }
+
+#endif /* __ASSEMBLY__ */
 
 #endif /* _LISTENQ_COMPAT_H */

@@ -9,6 +9,7 @@
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 
 #define LISTENQ_VERSION "0.1.0"
 
@@ -26,32 +27,65 @@ struct socket;
 struct net;
 struct request_sock;
 struct seq_file;
-struct ftrace_regs;
-struct lq_watch_set;
-struct lq_direct_set;
 struct sk_buff;
+struct timer_list;
+struct lq_ops_set;
+struct lq_direct_set;
 
 /*
- * A hook on function @name (see hook.c): @fn runs on its entry, or else
- * the call is redirected to @redirect, a function of the same type;
- * @direct, if set, is @redirect's direct-call trampoline (direct.S).
+ * A redirect of function @name (see hook.c): its calls run @wrapper, a
+ * function of the same prototype, instead; @direct, if set, is @wrapper's
+ * direct-call trampoline (direct.S).
  */
-struct lq_watch {
+struct lq_redirect {
 	const char *name;
-	void (*fn)(struct ftrace_regs *fregs);
-	void *redirect;
+	void *wrapper;
 	void (*direct)(void);
 };
 
 /* Redirects installed by lq_redirects_install(): one of the two is set. */
 struct lq_redirects {
 	struct lq_direct_set *direct;
-	struct lq_watch_set *ops;
+	struct lq_ops_set *ops;
 };
 
 /* A redirect with its direct.S trampoline, WRAPPER##_direct. */
-#define LQ_REDIRECT(fname, wrapper) \
-	{ .name = fname, .redirect = (void *)(wrapper), .direct = wrapper##_direct }
+#define LQ_REDIRECT(fname, fwrapper) \
+	{ .name = fname, .wrapper = (void *)(fwrapper), .direct = fwrapper##_direct }
+
+/*
+ * A wrapper's body is a read-side section of lq_srcu wherever it may
+ * block, so that unloading waits for it (lq_redirects_drain()):
+ * lq_hold() where it sleeps on every kernel (the listen path, in
+ * lock_sock()); lq_rt_hold() in every other wrapper, a section on
+ * PREEMPT_RT only, where spinlock_t and local_bh_disable() may block.
+ * Both open the section before anything that may block.
+ */
+extern struct srcu_struct lq_srcu;
+
+static __always_inline int lq_hold(void)
+{
+	return srcu_read_lock(&lq_srcu);
+}
+
+static __always_inline void lq_release(int idx)
+{
+	srcu_read_unlock(&lq_srcu, idx);
+}
+
+#ifdef CONFIG_PREEMPT_RT
+#define lq_rt_hold()		lq_hold()
+#define lq_rt_release(idx)	lq_release(idx)
+#else
+static __always_inline int lq_rt_hold(void)
+{
+	return 0;
+}
+
+static __always_inline void lq_rt_release(int idx)
+{
+}
+#endif
 
 enum lq_origin {
 	LQ_ORIGIN_LISTEN,
@@ -135,7 +169,7 @@ extern unsigned int listenq_inject_alloc_fail;
 struct listen_sock *lq_table_alloc(struct sock *sk, const struct lq_params *p,
 				   enum lq_origin origin);
 void lq_table_free(struct listen_sock *ls);
-void lq_table_free_atomic(struct listen_sock *ls);
+void lq_table_free_any(struct listen_sock *ls);
 void lq_table_free_flush(void);
 int lq_live_tables(void);
 
@@ -145,7 +179,10 @@ void lq_registry_charge(const struct sock *sk, const unsigned long *delta,
 void lq_registry_reset(const struct net *net);
 bool lq_registry_add(struct listen_sock *ls);
 void lq_registry_relisten(struct sock *sk, const struct lq_params *p);
-void lq_registry_stop(struct sock *sk);
+int lq_registry_install(void);
+void lq_registry_remove(void);
+void lq_listen_stop(struct sock *sk);
+void lq_listen_stop_direct(void);
 typedef int (*lq_collect_fn)(void *table, unsigned int bkt,
 			     struct sock **socks, int cap);
 int lq_walk_buckets(void *table, unsigned int nr, lq_collect_fn collect,
@@ -173,16 +210,13 @@ void lq_fastopen_init_key_once(struct net *net);
 int lq_hook_resolve(bool *replace);
 int lq_hook_install(bool replace);
 void lq_hook_remove(void);
-void lq_hook_enter(void);
-void lq_hook_exit(void);
+void lq_hook_fence(void);
 unsigned long lq_symbol_start(const char *name);
 unsigned long lq_fentry_end(const char *name);
 int lq_stock_inet_listen(struct socket *sock, int backlog);
-int lq_watch_install(struct lq_watch_set **setp, const struct lq_watch *watches,
-		     unsigned int nr, const char *what);
-void lq_watch_remove(struct lq_watch_set **setp);
-int lq_redirects_install(struct lq_redirects *r, const struct lq_watch *redirects,
+int lq_redirects_install(struct lq_redirects *r, const struct lq_redirect *redirects,
 			 unsigned int nr, const char *what);
+bool lq_redirects_installed(const struct lq_redirects *r);
 void lq_redirects_remove(struct lq_redirects *r);
 void lq_redirects_drain(void);
 
@@ -230,9 +264,15 @@ void lq_mirror_exit(void);
 bool lq_hash_add(struct sock *sk, struct request_sock *req, unsigned long timeout);
 void lq_v4_destructor(struct request_sock *req);
 void lq_v6_destructor(struct request_sock *req);
+bool lq_reqsk_drop(struct sock *sk, struct request_sock *req);
+void lq_reqsk_drop_and_put(struct sock *sk, struct request_sock *req);
+void lq_reqsk_timer(struct timer_list *t);
 void lq_hash_add_direct(void);
 void lq_v4_destructor_direct(void);
 void lq_v6_destructor_direct(void);
+void lq_reqsk_drop_direct(void);
+void lq_reqsk_drop_and_put_direct(void);
+void lq_reqsk_timer_direct(void);
 
 /* procfs.c */
 int listenq_procfs_init(void);

@@ -9,9 +9,15 @@ set -uo pipefail
 start=$SECONDS
 "$TOP/scripts/setup-host.sh" || { record "host set-up" 1; finish; }
 "$TOP/scripts/fetch-kernels.sh" || { record "kernel fetch" 1; finish; }
+# The PREEMPT_RT flavour of each line (RT_KERNELS= to skip them).
+RT_KERNELS=${RT_KERNELS-6.1-rt 6.12-rt}
+if [ -n "$RT_KERNELS" ]; then
+	KERNELS="$RT_KERNELS" "$TOP/scripts/fetch-kernels.sh" || { record "rt kernel fetch" 1; finish; }
+fi
 echo "# set-up and kernel fetch: $((SECONDS - start))s"
 mapfile -t RELEASES < <(resolve_kernels)
-echo "# kernels: ${RELEASES[*]}"
+mapfile -t RT_RELEASES < <([ -z "$RT_KERNELS" ] || KERNELS="$RT_KERNELS" resolve_kernels)
+echo "# kernels: ${RELEASES[*]} ${RT_RELEASES[*]}"
 
 logs="$BUILD/check"
 rm -rf "$logs"
@@ -129,6 +135,50 @@ echo "# kernel lanes (in parallel): $((SECONDS - lane_start))s"
 
 sed "s/^/# [host] /" "$logs/vm-runner.log"
 add_ktap_counts "$logs/vm-runner.log"
+
+# rt_lane REL: a PREEMPT_RT kernel: build, sparse, and the tests that
+# exercise every hook under load and unload (README, "Supported kernels"),
+# with the same settings and clean-log rule as the generic lanes.
+RT_TESTS="listenq:module_load.sh listenq:live_counters listenq:syn_flood
+	listenq:unload_under_load listenq:stress"
+rt_lane() {
+	local rel=$1 out built vm t sel=""
+
+	PASS=0 FAIL=0 SKIP=0 N=0
+	"$TOP/scripts/build-module.sh" "$rel" C=2 > "$logs/build-$rel.log" 2>&1
+	built=$?
+	record "$rel: module builds with W=1, warnings as errors" $built
+	grep -E ': (warning|error):' "$logs/build-$rel.log"
+	! grep -qE ': (warning|error):' "$logs/build-$rel.log"
+	record "$rel: sparse (C=2) clean" $?
+	if [ $built -eq 0 ]; then
+		for t in $RT_TESTS; do
+			sel="$sel -t $t"
+		done
+		echo "# $rel: booting the test VM for the rt part of the suite"
+		out="$logs/vm-$rel"
+		VM_QUIET=1 VM_TIMEOUT=${VM_TIMEOUT:-2400} "$TOP/scripts/vm-run.sh" -o "$out" "$rel" \
+			"cd build/ksft && $SUITE_ENV LISTENQ_KO=$BUILD/$rel/listenq.ko ./run_kselftest.sh$sel 2>&1 | cat > \$LISTENQ_OUT/ktap.log"
+		vm=$?
+		sed "s/^/# [$rel] /" "$out/ktap.log" 2>/dev/null
+		add_counts "$(awk -f "$TOP/scripts/ktap-count.awk" "$out/ktap.log" 2>/dev/null || echo 0 1 0)"
+		record "$rel: test VM ran the rt tests with a clean kernel log" $vm
+	fi
+	echo "# counts $PASS $FAIL $SKIP"
+}
+
+lane_start=$SECONDS
+lanes=()
+for rel in "${RT_RELEASES[@]}"; do
+	rt_lane "$rel" > "$logs/lane-$rel.log" 2>&1 &
+	lanes+=($!)
+done
+[ ${#lanes[@]} -eq 0 ] || wait "${lanes[@]}"
+for rel in "${RT_RELEASES[@]}"; do
+	grep -v '^# counts ' "$logs/lane-$rel.log"
+	add_counts "$(sed -n 's/^# counts //p' "$logs/lane-$rel.log" | grep . || echo 0 1 0)"
+done
+[ ${#RT_RELEASES[@]} -eq 0 ] || echo "# rt lanes (in parallel): $((SECONDS - lane_start))s"
 
 # The debug-kernel lane (scripts/check-debug.sh) when CHECK_DEBUG=1, as
 # .ci/run asks: its results count in the closing line.  The whole suite

@@ -10,12 +10,15 @@ die() { echo "listenq: $*" >&2; exit 1; }
 log() { echo "==> $*" >&2; }
 
 # Map a KERNELS= word to a release: "6.1" and "6.12" name the Debian LTS
-# lines through their meta packages, anything else is taken as a release.
+# lines through their meta packages, "6.1-rt" and "6.12-rt" their
+# PREEMPT_RT flavours; anything else is taken as a release.
 resolve_kernel() {
 	local meta
 	case "$1" in
 	6.1) meta=linux-image-amd64 ;;
 	6.12) meta=linux-image-6.12-amd64 ;;
+	6.1-rt) meta=linux-image-rt-amd64 ;;
+	6.12-rt) meta=linux-image-6.12-rt-amd64 ;;
 	*) echo "$1"; return ;;
 	esac
 	apt-cache depends "$meta" 2>/dev/null |

@@ -1,39 +1,52 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * listenq: the direct-call trampolines of the wrappers on the connection
- * path: the TCP receive path's (livestate.c) and the mirror's (mirror.c);
- * see hook.c, lq_redirects_install().
+ * listenq: the direct-call trampolines of the redirects that have one:
+ * listen_stop (registry.c), the TCP receive path (livestate.c) and the
+ * request queue (mirror.c); see hook.c, lq_redirects_install().
  *
  * ftrace patches the traced function's fentry call into a call to one of
- * these.  At that point the arguments are still in their registers and the
- * stack holds the return address into the traced function (right after
- * its fentry call) above the one into its caller.  Dropping the first and
- * jumping to the wrapper runs the wrapper in place of the function, with
- * its arguments, returning straight to the caller: two instructions
- * instead of an ftrace trampoline saving the argument registers and a
- * handler rewriting the return address.
+ * these.  At that point the arguments are still in their registers (no
+ * wrapper takes any on the stack) and the stack holds the return address
+ * into the traced function, right after its fentry call, above the one
+ * into its caller.  The trampoline calls the wrapper, then drops the
+ * first return address and returns to the caller: the wrapper runs in
+ * place of the function, with its arguments and in its caller's context.
  *
- * When another ftrace user shares the function, ftrace's own trampoline
- * runs it first and then returns here with the same stack, so this works
- * either way.  No accounting for call depth tracking (CALL_THUNKS): the
- * fentry call made here is never returned from, and the wrapper's return
- * balances the caller's call.  Reached by direct call or by ftrace's
- * return, never by an indirect call; the ENDBR that SYM_FUNC_START emits
- * under IBT is only a NOP here.
+ * The return stack buffer: the fentry call pushed an entry that no return
+ * will consume the usual way.  Jumping to the wrapper would leave it there
+ * and every return above the wrapper would then mispredict.  Calling the
+ * wrapper keeps its return predicted; the final RET mispredicts once and
+ * consumes that entry, so the RSB is balanced from there up: the same
+ * rebalancing as ftrace_regs_caller's call before its direct jump.
+ * CALL_DEPTH_ACCOUNT counts the fentry call, which reached here without a
+ * call thunk, for call depth tracking, as the kernel's own direct
+ * trampolines do.  While the wrapper runs, the unwinder sees the traced
+ * function between it and the caller.
+ *
+ * When another ftrace user shares the function, ftrace_regs_caller runs it
+ * first and then returns here with the same stack, so this works either
+ * way.  Reached by a direct call or by ftrace's return, never indirectly:
+ * the ENDBR that SYM_FUNC_START emits under IBT is only a NOP here.
  */
 #include <linux/linkage.h>
+#include <asm/nospec-branch.h>
 #include <asm/unwind_hints.h>
+
+#include "compat.h"
 
 .macro LQ_DIRECT wrapper
 SYM_FUNC_START(\wrapper\()_direct)
+	CALL_DEPTH_ACCOUNT
+	call	\wrapper
 	addq	$8, %rsp
-	/* the stack is now that of a call into the wrapper */
+	/* the stack is now the traced function's at its entry */
 	UNWIND_HINT_FUNC
-	jmp	\wrapper
+	RET
 SYM_FUNC_END(\wrapper\()_direct)
 .endm
 
 	.text
+LQ_DIRECT lq_listen_stop
 LQ_DIRECT lq_v4_conn_request
 LQ_DIRECT lq_v6_conn_request
 LQ_DIRECT lq_v4_cookie_check
@@ -43,3 +56,6 @@ LQ_DIRECT lq_req_err
 LQ_DIRECT lq_hash_add
 LQ_DIRECT lq_v4_destructor
 LQ_DIRECT lq_v6_destructor
+LQ_DIRECT lq_reqsk_drop
+LQ_DIRECT lq_reqsk_drop_and_put
+LQ_DIRECT lq_reqsk_timer

@@ -1,29 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * listenq: installing and removing the hooks, resolving unexported helpers,
- * and draining tasks out of the module before it goes away.
+ * listenq: the hook mechanism.  Redirects send a kernel function's calls
+ * to a listenq wrapper of the same prototype, which runs in place of the
+ * function, in its caller's context, and calls the stock function right
+ * after its fentry call (lq_fentry_end()), so that call is not hooked
+ * again.  This file also resolves unexported helpers and drains tasks out
+ * of the wrappers before the module goes away.
  *
- * Every hook is an ftrace ops shared by a set of functions (one trampoline
- * for the set, argument registers only: cheaper per call than a kprobe,
- * which saves every register and looks the probe up).  The handler picks
- * the function by the address ftrace reports, then either
- * - watches it: runs listenq's function on entry, with the arguments; or
- * - redirects it (IPMODIFY): rewrites the return address of the ftrace
- *   trampoline, so the call continues in listenq's function with the
- *   original arguments.  The wrapper calls the stock function right after
- *   its fentry call (lq_fentry_end()), so that call is not hooked again.
+ * A redirect goes by direct call where the wrapper has a trampoline
+ * (direct.S) and ftrace allows it: the fentry call becomes a call to the
+ * trampoline, which jumps to the wrapper, with no registers saved and no
+ * handler run.  Otherwise, and for the listen hooks, it goes through an
+ * ftrace ops shared by a set of functions (IPMODIFY): the handler picks
+ * the function by the address ftrace reports and rewrites the return
+ * address of the ftrace trampoline.
  *
- * The redirects every connection passes (livestate.c, mirror.c) go by
- * direct call where ftrace allows: the fentry call becomes a call to a
- * trampoline of direct.S, which jumps to the wrapper, with no registers
- * saved and no handler run (lq_redirects_install()).
+ * Contexts: the ops handler runs with preemption disabled on every kernel
+ * (the recursion lock) and does nothing but pick the wrapper; all work is
+ * in the wrappers, which run where their callers run.  Nothing listenq
+ * does runs in an ftrace or kprobe handler, so nothing that may sleep on
+ * PREEMPT_RT (spinlock_t, kfree(), allocations) ever runs with preemption
+ * or interrupts disabled by listenq.
  *
- * inet_listen() is redirected; on 6.6+ __inet_listen_sk() too, in replace
- * mode, for mptcp_listen(), which calls it on the subflow without
- * inet_listen().  inet_csk_listen_stop() is watched: it runs on every path
- * that takes a socket out of LISTEN (close, shutdown, disconnect,
- * tcp_abort, MPTCP), after the state change and before the socket can be
- * freed.
+ * Unloading (lq_redirects_drain()): a wrapper whose body may block is a
+ * read-side section of lq_srcu: always on the listen path (lock_sock()),
+ * and on PREEMPT_RT every wrapper, where spinlock_t and local_bh_disable()
+ * may block and RCU Tasks takes a task blocked on an rtmutex for quiescent
+ * (the scheduler counts that wait as a voluntary switch).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -33,36 +36,25 @@
 #include <linux/module.h>
 #include <linux/overflow.h>
 #include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/srcu.h>
 #include <linux/static_call.h>
 #include <linux/uaccess.h>
-#include <linux/wait.h>
 #include <net/inet_common.h>
 
 #include "compat.h"
 #include "listenq.h"
 
-static atomic_t lq_inflight = ATOMIC_INIT(0);
-static DECLARE_WAIT_QUEUE_HEAD(lq_drain_wq);
+/* The wrappers' read side; see lq_hold() and lq_redirects_drain(). */
+DEFINE_SRCU(lq_srcu);
+
 /* Calls a hook saw for a function it was not set up for (none). */
 static atomic_t lq_foreign_calls = ATOMIC_INIT(0);
 static bool lq_lookup_ok;
-static struct lq_watch_set *lq_stop_watches, *lq_listen_redirects;
-
-/*
- * Every function that ftrace sends a task into brackets its body with
- * these, so rmmod can wait for tasks sleeping inside (e.g. in lock_sock()).
- */
-void notrace lq_hook_enter(void)
-{
-	atomic_inc(&lq_inflight);
-}
-
-void notrace lq_hook_exit(void)
-{
-	if (atomic_dec_and_test(&lq_inflight))
-		wake_up(&lq_drain_wq);
-}
+/* A hook could not be removed: the module text must stay (lq_hook_fence()). */
+static bool lq_pinned;
+static struct lq_redirects lq_listen_redirects;
 
 /*
  * IBT (6.12 is built with X86_KERNEL_IBT): an indirect call must land on an
@@ -180,7 +172,7 @@ unsigned long lq_symbol_start(const char *name)
 }
 
 /*
- * Resolve kallsyms_lookup_name() (for the watches) and the helpers each
+ * Resolve kallsyms_lookup_name() (for the hooks' addresses) and the helpers each
  * mode needs.  kallsyms_lookup_name() is not exported since 5.7; its
  * address comes from a kprobe on it.  Should it be missing, a kprobe on
  * each function gives its address.  Without the Fast Open helper, fall
@@ -215,34 +207,62 @@ int lq_hook_resolve(bool *replace)
 }
 
 /*
- * A set of watches shares one ftrace ops.  ftrace reports the fentry call
- * of the traced function, at its first byte or right after an ENDBR; the
- * handler picks the watch by that address.  A call matching none would be
- * an ftrace bookkeeping error: it is counted and left alone.
+ * A hook could not be removed: ftrace may go on calling into listenq, so
+ * neither its text nor the ops may be freed.  Said once per hook; the
+ * module then never leaves memory (lq_hook_fence()).
+ */
+static void lq_unhook_failed(const char *name, int err)
+{
+	pr_crit("cannot unhook %s (%d): listenq stays in memory until reboot\n",
+		name, err);
+	lq_pinned = true;
+}
+
+/*
+ * The end of unloading (or of a failed load): if a hook could not be
+ * removed, the module's memory must never be freed, so the task unloading
+ * it waits here for ever, in TASK_IDLE (no hung-task report, no load).
+ */
+void lq_hook_fence(void)
+{
+	if (!READ_ONCE(lq_pinned))
+		return;
+	pr_crit("a hook is still installed: this unload never completes\n");
+	for (;;)
+		schedule_timeout_idle(MAX_SCHEDULE_TIMEOUT);
+}
+
+/*
+ * Redirects through an ftrace ops, one ops for a set of functions.  ftrace
+ * reports the fentry call of the traced function, at its first byte or
+ * right after an ENDBR; the handler picks the redirect by that address.  A
+ * call matching none would be an ftrace bookkeeping error: it is counted
+ * and left alone.
  */
 #define LQ_FENTRY_MAX	16	/* the fentry call is at most this far in */
 
-struct lq_watch_set {
+struct lq_ops_set {
 	struct ftrace_ops ops;
-	const struct lq_watch *watches;
+	const struct lq_redirect *redirects;
 	unsigned int nr;
 	const char *what;
 	atomic_t missed;		/* calls the recursion guard refused */
-	unsigned long starts[];		/* of each watched function */
+	unsigned long starts[];		/* of each redirected function */
 };
 
 /*
- * No FTRACE_OPS_FL_RECURSION: the handler takes the recursion lock (which
- * also disables preemption, so unregistering waits for running handlers)
- * itself, as livepatch's does, so ftrace's trampoline calls it directly
- * instead of through its assist function.
+ * Context: whatever the traced function's caller runs in, with preemption
+ * disabled by the recursion lock (on PREEMPT_RT too); it only rewrites
+ * the return address, so the wrapper then runs in the caller's context.
+ * No FTRACE_OPS_FL_RECURSION: the handler takes the recursion lock itself,
+ * as livepatch's does, so ftrace's trampoline calls it directly instead of
+ * through its assist function; unregistering waits for running handlers.
  */
-static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
-				    struct ftrace_ops *op,
-				    struct ftrace_regs *fregs)
+static void notrace lq_ftrace_redirect(unsigned long ip, unsigned long parent_ip,
+				       struct ftrace_ops *op,
+				       struct ftrace_regs *fregs)
 {
-	struct lq_watch_set *set = container_of(op, struct lq_watch_set, ops);
-	const struct lq_watch *w;
+	struct lq_ops_set *set = container_of(op, struct lq_ops_set, ops);
 	unsigned int i;
 	int bit;
 
@@ -254,15 +274,12 @@ static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
 	for (i = 0; i < set->nr; i++) {
 		if (ip - set->starts[i] >= LQ_FENTRY_MAX)
 			continue;
-		w = &set->watches[i];
-		if (w->fn)
-			w->fn(fregs);
 		/*
 		 * Wrappers call the stock function past this hook; should
 		 * listenq's text call it anyway, let that call run.
 		 */
-		else if (!lq_in_module_text(parent_ip))
-			lq_ftrace_set_ip(fregs, (unsigned long)w->redirect);
+		if (!lq_in_module_text(parent_ip))
+			lq_ftrace_set_ip(fregs, (unsigned long)set->redirects[i].wrapper);
 		break;
 	}
 	if (i == set->nr)
@@ -271,34 +288,32 @@ static void notrace lq_ftrace_watch(unsigned long ip, unsigned long parent_ip,
 }
 
 /*
- * Start watching the @nr functions of @watches (@what names them in
- * messages) and store the set in @setp; from the next call on, on every
- * CPU, each runs its watch's fn on entry, or is redirected to its wrapper.
+ * Redirect the @nr functions of @redirects (@what names them in messages)
+ * through one ftrace ops and store the set in @setp; from the next call on,
+ * on every CPU, each function's calls run its wrapper.
  */
-int lq_watch_install(struct lq_watch_set **setp, const struct lq_watch *watches,
-		     unsigned int nr, const char *what)
+static int lq_ops_install(struct lq_ops_set **setp, const struct lq_redirect *redirects,
+			  unsigned int nr, const char *what)
 {
-	struct lq_watch_set *set;
+	struct lq_ops_set *set;
 	unsigned int i;
 	int err;
 
 	set = kzalloc(struct_size(set, starts, nr), GFP_KERNEL);
 	if (!set)
 		return -ENOMEM;
-	set->ops.func = lq_ftrace_watch;
-	set->ops.flags = LQ_FTRACE_REGS_FLAGS;
-	set->watches = watches;
+	set->ops.func = lq_ftrace_redirect;
+	set->ops.flags = LQ_FTRACE_REGS_FLAGS | FTRACE_OPS_FL_IPMODIFY;
+	set->redirects = redirects;
 	set->nr = nr;
 	set->what = what;
 	for (i = 0; i < nr; i++) {
-		if (watches[i].redirect)
-			set->ops.flags |= FTRACE_OPS_FL_IPMODIFY;
-		set->starts[i] = lq_symbol_start(watches[i].name);
+		set->starts[i] = lq_symbol_start(redirects[i].name);
 		err = set->starts[i] ? ftrace_set_filter_ip(&set->ops, set->starts[i], 0, 0) :
 				       -ENOENT;
 		if (err) {
 			pr_err("cannot hook %s (%s): not traceable (%d)\n",
-			       watches[i].name, what, err);
+			       redirects[i].name, what, err);
 			goto fail;
 		}
 	}
@@ -317,18 +332,23 @@ fail:
 }
 
 /*
- * Stop watching the set in @setp, if any, and clear it; no handler of it
- * runs any more when this returns (a redirected task may still be in a
- * wrapper: see lq_hook_remove()).
+ * Remove the set in @setp, if any, and clear it; no handler of it runs any
+ * more when this returns (a redirected task may still be in a wrapper: see
+ * lq_redirects_drain()).  If ftrace refuses, the set stays, pinned.
  */
-void lq_watch_remove(struct lq_watch_set **setp)
+static void lq_ops_remove(struct lq_ops_set **setp)
 {
-	struct lq_watch_set *set = *setp;
+	struct lq_ops_set *set = *setp;
+	int err;
 
 	if (!set)
 		return;
 	*setp = NULL;
-	unregister_ftrace_function(&set->ops);
+	err = unregister_ftrace_function(&set->ops);
+	if (err) {
+		lq_unhook_failed(set->what, err);
+		return;
+	}
 	ftrace_free_filter(&set->ops);
 	if (atomic_read(&set->missed))
 		pr_warn("%s: %d calls missed (recursion), inexact\n", set->what,
@@ -337,15 +357,15 @@ void lq_watch_remove(struct lq_watch_set **setp)
 }
 
 /*
- * Direct calls (the redirects on the connection path): ftrace turns the
- * fentry call of each function into a call to its trampoline in direct.S,
- * which jumps to the wrapper.  A direct ops carries one address, so each
- * function gets its own.  No recursion guard is needed: the wrappers call
- * the stock functions past their fentry call.
+ * Direct calls: ftrace turns the fentry call of each function into a call
+ * to its trampoline in direct.S, which jumps to the wrapper.  A direct ops
+ * carries one address, so each function gets its own.  No recursion guard
+ * is needed: the wrappers call the stock functions past their fentry call.
  */
 struct lq_direct {
 	struct ftrace_ops ops;
 	unsigned long addr;
+	const char *name;
 };
 
 struct lq_direct_set {
@@ -353,17 +373,28 @@ struct lq_direct_set {
 	struct lq_direct direct[];
 };
 
-/* Unregister every direct call of @set, newest first, and free it. */
+/*
+ * Unregister every direct call of @set, newest first, and free it; one
+ * that ftrace refuses to remove pins the set (never freed).
+ */
 static void lq_direct_free(struct lq_direct_set *set)
 {
+	bool pinned = false;
 	struct lq_direct *d;
+	int err;
 
 	while (set->nr) {
 		d = &set->direct[--set->nr];
-		lq_unregister_direct(&d->ops, d->addr);
+		err = lq_unregister_direct(&d->ops, d->addr);
+		if (err) {
+			lq_unhook_failed(d->name, err);
+			pinned = true;
+			continue;
+		}
 		ftrace_free_filter(&d->ops);
 	}
-	kfree(set);
+	if (!pinned)
+		kfree(set);
 }
 
 /*
@@ -373,7 +404,7 @@ static void lq_direct_free(struct lq_direct_set *set)
  * user without the means to share.
  */
 static int lq_direct_install(struct lq_direct_set **setp,
-			     const struct lq_watch *redirects, unsigned int nr)
+			     const struct lq_redirect *redirects, unsigned int nr)
 {
 	struct lq_direct_set *set;
 	struct lq_direct *d;
@@ -386,7 +417,8 @@ static int lq_direct_install(struct lq_direct_set **setp,
 	while (set->nr < nr) {
 		d = &set->direct[set->nr];
 		d->addr = (unsigned long)redirects[set->nr].direct;
-		start = lq_symbol_start(redirects[set->nr].name);
+		d->name = redirects[set->nr].name;
+		start = lq_symbol_start(d->name);
 		err = start ? ftrace_set_filter_ip(&d->ops, start, 0, 0) : -ENOENT;
 		if (!err) {
 			err = lq_register_direct(&d->ops, d->addr);
@@ -404,129 +436,104 @@ static int lq_direct_install(struct lq_direct_set **setp,
 }
 
 /*
- * Remove the direct calls of the set in @setp, if any, and clear it.  A
- * task may still be in a trampoline or a wrapper: see lq_redirects_drain().
+ * Redirect the @nr functions of @redirects: by direct calls when every one
+ * has a trampoline and ftrace accepts them, else through a shared ftrace
+ * ops, which shares a function with other direct callers.
  */
-static void lq_direct_remove(struct lq_direct_set **setp)
-{
-	struct lq_direct_set *set = *setp;
-
-	if (!set)
-		return;
-	*setp = NULL;
-	lq_direct_free(set);
-}
-
-/*
- * Redirect the @nr functions of @redirects (each with a trampoline) by
- * direct calls, or, where ftrace refuses them, through a shared ftrace ops
- * like the listen hooks: it shares a function with other direct callers.
- */
-int lq_redirects_install(struct lq_redirects *r, const struct lq_watch *redirects,
+int lq_redirects_install(struct lq_redirects *r, const struct lq_redirect *redirects,
 			 unsigned int nr, const char *what)
 {
-	int err;
+	unsigned int i;
+	int err = -EINVAL;
 
-	err = lq_direct_install(&r->direct, redirects, nr);
-	if (!err)
-		return 0;
-	pr_info("%s: no direct calls (%d, e.g. a BPF trampoline there), hooked through ftrace ops\n",
-		what, err);
-	return lq_watch_install(&r->ops, redirects, nr, what);
+	for (i = 0; i < nr && redirects[i].direct; i++)
+		;
+	if (i == nr) {
+		err = lq_direct_install(&r->direct, redirects, nr);
+		if (!err)
+			return 0;
+		pr_info("%s: no direct calls (%d, e.g. a BPF trampoline there), hooked through ftrace ops\n",
+			what, err);
+	}
+	return lq_ops_install(&r->ops, redirects, nr, what);
 }
 
-/* Remove the redirects of @r, however installed; see lq_direct_remove(). */
-void lq_redirects_remove(struct lq_redirects *r)
+bool lq_redirects_installed(const struct lq_redirects *r)
 {
-	lq_direct_remove(&r->direct);
-	lq_watch_remove(&r->ops);
+	return r->direct || r->ops;
 }
 
 /*
- * After redirects are gone, wait for wrappers (and trampolines) still
- * running: those in softirq or with BH off (synchronize_rcu()), and those
- * preempted in process context, e.g. tcp_check_req() on a Fast Open child
- * from the socket backlog, or a request destructor at close
- * (synchronize_rcu_tasks(): no voluntary switch inside; the stock
- * functions the wrappers call do not sleep either).
+ * Remove the redirects of @r, however installed, and clear it.  A task may
+ * still be in a trampoline or a wrapper: see lq_redirects_drain().
+ */
+void lq_redirects_remove(struct lq_redirects *r)
+{
+	struct lq_direct_set *set = r->direct;
+
+	r->direct = NULL;
+	if (set)
+		lq_direct_free(set);
+	lq_ops_remove(&r->ops);
+}
+
+/*
+ * After redirects are gone, wait for every task still in a trampoline or
+ * a wrapper, so none returns into freed module text:
+ * 1. synchronize_rcu(): wrappers in softirq or with BH off, also those
+ *    that RCU Tasks does not wait for (softirq on the idle task's stack);
+ * 2. synchronize_rcu_tasks(): a task preempted in a trampoline or wrapper,
+ *    which cannot block before its lq_srcu section, is now past it or
+ *    inside it;
+ * 3. synchronize_srcu(): every section, including tasks sleeping in
+ *    lock_sock() or blocked on a PREEMPT_RT lock, has ended;
+ * 4. synchronize_rcu_tasks() again: a task that just left its section may
+ *    still be executing the wrapper's last instructions.
+ * Without PREEMPT_RT the connection path's wrappers hold no section: the
+ * stock functions they call never block there, so 1 and 2 cover them.
  */
 void lq_redirects_drain(void)
 {
 	synchronize_rcu();
 	synchronize_rcu_tasks();
+	synchronize_srcu(&lq_srcu);
+	synchronize_rcu_tasks();
 }
-
-/* inet_csk_listen_stop(sk) */
-static void notrace lq_listen_stop_watch(struct ftrace_regs *fregs)
-{
-	lq_registry_stop((struct sock *)lq_ftrace_arg(fregs, 0));
-}
-
-static const struct lq_watch lq_stop_watch[] = {
-	{ .name = "inet_csk_listen_stop", .fn = lq_listen_stop_watch },
-};
 
 /*
  * Observe mode leaves __inet_listen_sk() alone: the stock inet_listen() it
  * lets run calls it too, so a wrapper would have to tell the two callers
  * apart to avoid recording twice.  Hence on 6.6+ MPTCP subflow listeners
- * are recorded by replace mode only (and by adoption).
+ * are recorded by replace mode only (and by adoption).  No trampolines:
+ * these go through an ftrace ops, like a livepatch.
  */
-static const struct lq_watch lq_replace_redirects[] = {
-	{ .name = "inet_listen", .redirect = (void *)lq_inet_listen },
+static const struct lq_redirect lq_replace_redirects[] = {
+	{ .name = "inet_listen", .wrapper = (void *)lq_inet_listen },
 #if LQ_HAVE_INET_LISTEN_SK
-	{ .name = LQ_INET_LISTEN_SK_NAME, .redirect = (void *)lq_inet_listen_sk },
+	{ .name = LQ_INET_LISTEN_SK_NAME, .wrapper = (void *)lq_inet_listen_sk },
 #endif
 };
 
-static const struct lq_watch lq_observe_redirect[] = {
-	{ .name = "inet_listen", .redirect = (void *)lq_inet_listen_observe },
+static const struct lq_redirect lq_observe_redirect[] = {
+	{ .name = "inet_listen", .wrapper = (void *)lq_inet_listen_observe },
 };
 
-/*
- * Order: the listen_stop watch first, so that no entry created by the
- * listen hook can outlive its socket; adoption follows in main.c.
- */
+/* The listen hooks; the listen_stop redirect (registry.c) comes first. */
 int lq_hook_install(bool replace)
 {
-	int err;
-
-	err = lq_watch_install(&lq_stop_watches, lq_stop_watch,
-			       ARRAY_SIZE(lq_stop_watch), "listen stop");
-	if (err)
-		return err;
 	if (replace)
-		err = lq_watch_install(&lq_listen_redirects, lq_replace_redirects,
-				       ARRAY_SIZE(lq_replace_redirects), "listen");
-	else
-		err = lq_watch_install(&lq_listen_redirects, lq_observe_redirect,
-				       ARRAY_SIZE(lq_observe_redirect), "listen");
-	if (err)
-		lq_hook_remove();
-	return err;
+		return lq_redirects_install(&lq_listen_redirects, lq_replace_redirects,
+					    ARRAY_SIZE(lq_replace_redirects), "listen");
+	return lq_redirects_install(&lq_listen_redirects, lq_observe_redirect,
+				    ARRAY_SIZE(lq_observe_redirect), "listen");
 }
 
-/*
- * Draining, so no task returns into freed module text:
- * 1. unregister the ftrace ops: no new task is redirected afterwards;
- * 2. synchronize_rcu_tasks(): a task redirected before has left the
- *    trampoline and, as nothing sleeps between the redirect and
- *    lq_hook_enter(), has incremented lq_inflight;
- * 3. wait for lq_inflight to reach 0 (tasks may sleep in lock_sock());
- * 4. synchronize_rcu_tasks() again: a task that just decremented may still
- *    be executing the last instructions of the module function.
- * Watch handlers run with preemption disabled and unregistering their ops
- * waits for running handlers itself.
- */
 void lq_hook_remove(void)
 {
-	if (lq_listen_redirects) {
-		lq_watch_remove(&lq_listen_redirects);
-		synchronize_rcu_tasks();
-		wait_event(lq_drain_wq, !atomic_read(&lq_inflight));
-		synchronize_rcu_tasks();
+	if (lq_redirects_installed(&lq_listen_redirects)) {
+		lq_redirects_remove(&lq_listen_redirects);
+		lq_redirects_drain();
 	}
-	lq_watch_remove(&lq_stop_watches);
 	if (atomic_read(&lq_foreign_calls))
 		pr_err("hooks called for %d other functions, left alone\n",
 		       atomic_read(&lq_foreign_calls));

@@ -216,18 +216,25 @@ static notrace int lq_listen_locked(struct sock *sk, int backlog)
 	return 0;
 }
 
+/*
+ * The listen redirects (hook.c, through an ftrace ops).  Context: the
+ * task calling listen(2) or io_uring's listen, process context on every
+ * kernel; each sleeps in lock_sock() or in an allocation, so each is a
+ * section of lq_srcu that unloading waits for.
+ */
+
 /* mode=replace: runs instead of inet_listen(). */
 int notrace lq_inet_listen(struct socket *sock, int backlog)
 {
 	struct sock *sk = sock->sk;
+	int idx = lq_hold();
 	int err = -EINVAL;
 
-	lq_hook_enter();
 	lock_sock(sk);
 	if (sock->state == SS_UNCONNECTED && sock->type == SOCK_STREAM)
 		err = lq_listen_locked(sk, backlog);
 	release_sock(sk);
-	lq_hook_exit();
+	lq_release(idx);
 	return err;
 }
 
@@ -238,11 +245,11 @@ int notrace lq_inet_listen(struct socket *sock, int backlog)
  */
 int notrace lq_inet_listen_sk(struct sock *sk, int backlog)
 {
+	int idx = lq_hold();
 	int err;
 
-	lq_hook_enter();
 	err = lq_listen_locked(sk, backlog);
-	lq_hook_exit();
+	lq_release(idx);
 	return err;
 }
 
@@ -256,10 +263,10 @@ int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 {
 	struct listen_sock *ls = NULL;
 	struct sock *sk = sock->sk;
+	int idx = lq_hold();
 	struct lq_params p;
 	int err;
 
-	lq_hook_enter();
 	lq_params_read(sk, backlog, &p, true);
 	/* unlocked peek, only to decide whether a table will be needed */
 	if (sock->state == SS_UNCONNECTED && sock->type == SOCK_STREAM &&
@@ -281,6 +288,12 @@ int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 	}
 	lq_table_free(ls);
 out:
-	lq_hook_exit();
+	lq_release(idx);
 	return err;
 }
+
+LQ_SAME_PROTO(lq_inet_listen, inet_listen);
+LQ_SAME_PROTO(lq_inet_listen_observe, inet_listen);
+#if LQ_HAVE_INET_LISTEN_SK
+LQ_SAME_PROTO(lq_inet_listen_sk, __inet_listen_sk);
+#endif

@@ -50,6 +50,7 @@
 #include <net/inet_connection_sock.h>
 #include <net/request_sock.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 #include <net/tcp_states.h>
 #include <uapi/linux/snmp.h>
 
@@ -190,48 +191,66 @@ DEFINE_STATIC_CALL(lq_stock_req_err, lq_unresolved_req_err);
  * (lq_frame_leave(), never inlined) always follows, so the stock call is
  * a call, not a tail jump; it enters the stock function past its hook
  * (lq_fentry_end()) either way.
+ *
+ * Context: the caller's, the listener's softirq receive path, or a task
+ * processing a socket backlog (BH disabled by lq_frame_enter()).  On a
+ * generic kernel that never blocks and needs no lq_srcu section.  On
+ * PREEMPT_RT softirq is a preemptible thread, local_bh_disable() and the
+ * registry lock may block, so each wrapper is a section (lq_rt_hold()),
+ * opened before its frame.  The per-CPU frame stack and the charge hint
+ * (registry.c) rely on a BH-disabled section being exclusive on its CPU:
+ * on 6.1 and 6.12 PREEMPT_RT local_bh_disable() takes the per-CPU
+ * softirq local lock and disables migration, so it is there too.
  */
 notrace int lq_v4_conn_request(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f __uninitialized;
+	int idx = lq_rt_hold();
 	int ret;
 
 	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_v4_conn_request)(sk, skb);
 	lq_frame_leave(&f);
+	lq_rt_release(idx);
 	return ret;
 }
 
 notrace int lq_v6_conn_request(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f __uninitialized;
+	int idx = lq_rt_hold();
 	int ret;
 
 	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_v6_conn_request)(sk, skb);
 	lq_frame_leave(&f);
+	lq_rt_release(idx);
 	return ret;
 }
 
 notrace struct sock *lq_v4_cookie_check(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f __uninitialized;
+	int idx = lq_rt_hold();
 	struct sock *ret;
 
 	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_v4_cookie_check)(sk, skb);
 	lq_frame_leave(&f);
+	lq_rt_release(idx);
 	return ret;
 }
 
 notrace struct sock *lq_v6_cookie_check(struct sock *sk, struct sk_buff *skb)
 {
 	struct lq_frame f __uninitialized;
+	int idx = lq_rt_hold();
 	struct sock *ret;
 
 	lq_frame_enter(&f, sk);
 	ret = static_call(lq_stock_v6_cookie_check)(sk, skb);
 	lq_frame_leave(&f);
+	lq_rt_release(idx);
 	return ret;
 }
 
@@ -240,6 +259,7 @@ notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
 				  bool *lost_race)
 {
 	struct lq_frame f __uninitialized;
+	int idx = lq_rt_hold();
 	struct sock *ret;
 
 	lq_frame_enter(&f, sk);
@@ -248,6 +268,7 @@ notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
 	/* a Fast Open request is never hashed, so never mirrored */
 	if (!fastopen)
 		lq_mirror_req_checked(req);
+	lq_rt_release(idx);
 	return ret;
 }
 
@@ -255,13 +276,24 @@ notrace struct sock *lq_check_req(struct sock *sk, struct sk_buff *skb,
 notrace void lq_req_err(struct sock *sk, u32 seq, bool abort)
 {
 	struct lq_frame f __uninitialized;
+	int idx = lq_rt_hold();
 
 	lq_frame_enter(&f, inet_reqsk(sk)->rsk_listener);
 	static_call(lq_stock_req_err)(sk, seq, abort);
 	lq_frame_leave(&f);
+	lq_rt_release(idx);
 }
 
-static const struct lq_watch lq_rx_redirects[] = {
+LQ_SAME_PROTO(lq_v4_conn_request, tcp_v4_conn_request);
+/* static in the kernel: checked against the pointer it is called by */
+LQ_SAME_PROTO_PTR(lq_v6_conn_request,
+		  ((struct inet_connection_sock_af_ops *)0)->conn_request);
+LQ_SAME_PROTO(lq_v4_cookie_check, cookie_v4_check);
+LQ_SAME_PROTO(lq_v6_cookie_check, cookie_v6_check);
+LQ_SAME_PROTO(lq_check_req, tcp_check_req);
+LQ_SAME_PROTO(lq_req_err, tcp_req_err);
+
+static const struct lq_redirect lq_rx_redirects[] = {
 	LQ_REDIRECT("tcp_v4_conn_request", lq_v4_conn_request),
 	LQ_REDIRECT("tcp_v6_conn_request", lq_v6_conn_request),
 	LQ_REDIRECT("cookie_v4_check", lq_v4_cookie_check),
@@ -289,7 +321,7 @@ int lq_live_install(void)
 
 void lq_live_remove(void)
 {
-	if (!lq_rx_hooks.direct && !lq_rx_hooks.ops)
+	if (!lq_redirects_installed(&lq_rx_hooks))
 		return;
 	lq_redirects_remove(&lq_rx_hooks);
 	lq_redirects_drain();

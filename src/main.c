@@ -112,10 +112,11 @@ module_param_cb(mirror_missed, &lq_counter_ops, lq_mirror_missed, 0444);
 MODULE_PARM_DESC(mirror_missed, "requests left out of a mirror for lack of memory (read-only)");
 
 /*
- * Init order: resolve helpers, watch listen_stop, redirect listen, probe
- * the receive path and the SYN queue, adopt the listeners that already
- * exist, then publish /proc/listenq.  Exit in
- * reverse: no reader, no redirected task, no probe, then free the rest.
+ * Init order: resolve helpers, hook listen_stop, then listen, the receive
+ * path and the SYN queue, adopt the listeners that already exist, then
+ * publish /proc/listenq.  Exit in reverse: no reader, no hook and no task
+ * in a wrapper, then free the rest.  A hook ftrace refused to remove
+ * keeps the module in memory (lq_hook_fence()).
  */
 static int __init listenq_init(void)
 {
@@ -129,6 +130,9 @@ static int __init listenq_init(void)
 	err = lq_mirror_init();
 	if (err)
 		return err;
+	err = lq_registry_install();
+	if (err)
+		goto undo;
 	err = lq_hook_install(replace);
 	if (err)
 		goto undo;
@@ -160,6 +164,8 @@ undo:
 	lq_live_remove();
 	lq_mirror_remove();
 	lq_hook_remove();
+	lq_registry_remove();
+	lq_hook_fence();
 	lq_registry_exit();
 	lq_mirror_exit();
 	return err;
@@ -171,6 +177,8 @@ static void __exit listenq_exit(void)
 	lq_live_remove();
 	lq_mirror_remove();
 	lq_hook_remove();
+	lq_registry_remove();
+	lq_hook_fence();
 	lq_registry_exit();
 	lq_mirror_exit();
 	pr_info("unloaded\n");

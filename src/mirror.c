@@ -5,26 +5,28 @@
  *
  * An entry holds a request pointer as a key only; it is never dereferenced
  * after insertion.  Requests are only read at points where the kernel hands
- * them to a probed function alive.  Removal follows the kernel's removal
+ * them to a hooked function alive.  Removal follows the kernel's removal
  * paths rather than verifying entries later with lookups:
  *
- *   inet_csk_reqsk_queue_hash_add()  entry: linked; should the kernel then
- *                                    fail to hash it (a duplicate), it
- *                                    frees it at once, through the
+ *   inet_csk_reqsk_queue_hash_add()  before: linked; should the kernel
+ *                                    then fail to hash it (a duplicate),
+ *                                    it frees it at once, through the
  *                                    destructor
- *   inet_csk_reqsk_queue_drop()      entry: RST, ICMP, bad ACK, closed
+ *   inet_csk_reqsk_queue_drop()      before: RST, ICMP, bad ACK, closed
  *                                    listener, expiry (6.1 via _and_put)
- *   tcp_check_req()                  return (the live state's wrapper):
+ *   tcp_check_req()                  after (the live state's wrapper):
  *                                    the request is no longer hashed, the
  *                                    handshake completed or it was dropped
- *   tcp_v4/v6_reqsk_destructor()     entry: the request is being freed
- *   reqsk_timer_handler()            return: a request migrated (reuseport,
+ *   tcp_v4/v6_reqsk_destructor()     before: the request is being freed
+ *   reqsk_timer_handler()            after: a request migrated (reuseport,
  *                                    tcp_migrate_req) to another listener
  *
- * The two that every connection passes, hash_add and the destructor, are
- * redirected (hook.c, a direct call where ftrace allows) to wrappers that
- * act and then run the stock function; the drops are ftrace watches.  All
- * are cheaper per call than kprobes.  Only the timer needs a kretprobe.
+ * Each is redirected (hook.c, a direct call where ftrace allows) to a
+ * wrapper that acts around the stock function, in its caller's context:
+ * softirq, the request timer, or a task (a listener's close drops its
+ * queue).  No kprobe or ftrace handler does any of it, so on PREEMPT_RT,
+ * where the registry lock and the slab may sleep, they are taken in
+ * preemptible (threaded softirq or task) context only.
  *
  * The destructor is the backstop that makes the scheme safe whatever the
  * compiler inlined: a request can only be freed through it (reqsk_free()
@@ -34,26 +36,27 @@
  * the queue but lives on (accept queue, references held by packets).
  *
  * Migration adds a clone under the new listener without calling
- * hash_add; the timer's return probe finds it with the kernel's own ehash
- * lookup of the tuple saved on entry and links it there.
+ * hash_add; the timer's wrapper saves the tuple before the stock handler
+ * runs, finds the clone after it with the kernel's own ehash lookup and
+ * links it there.
  *
- * All of it runs in softirq (or the timer), so entries come from a slab
- * cache with GFP_ATOMIC: one allocation and one hash per SYN queued, none
- * for SYNs the kernel drops or answers with a cookie.  The mirror holds at
- * most what the kernel's queues hold; an allocation failure leaves the
- * request out and is counted (mirror_missed).
+ * Entries come from a slab cache with GFP_ATOMIC (softirq on a generic
+ * kernel): one allocation and one hash per SYN queued, none for SYNs the
+ * kernel drops or answers with a cookie.  The mirror holds at most what
+ * the kernel's queues hold; an allocation failure leaves the request out
+ * and is counted (mirror_missed).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/ftrace.h>
 #include <linux/jhash.h>
-#include <linux/kprobes.h>
 #include <linux/random.h>
 #include <linux/slab.h>
+#include <linux/timer.h>
 #include <linux/static_call.h>
 #include <net/inet_connection_sock.h>
 #include <net/inet_hashtables.h>
 #include <net/inet6_hashtables.h>
+#include <net/net_namespace.h>
 #include <net/request_sock.h>
 #include <net/sock.h>
 #include <net/tcp_states.h>
@@ -235,9 +238,8 @@ u32 lq_mirror_chain_max(const struct listen_sock *ls)
 }
 
 /*
- * The connection path's two mirror hooks are redirects (direct calls, see
- * hook.c) to wrappers that act and then run the stock function, past its
- * hook; the rarer drops are plain watches.
+ * The stock functions, past their hooks (lq_resolve_stock()); the
+ * defaults are never called, the redirects start once all are resolved.
  */
 static bool lq_unresolved_hash_add(struct sock *sk, struct request_sock *req,
 				   unsigned long timeout)
@@ -249,22 +251,69 @@ static void lq_unresolved_destructor(struct request_sock *req)
 {
 }
 
+static bool lq_unresolved_drop(struct sock *sk, struct request_sock *req)
+{
+	return false;
+}
+
+static void lq_unresolved_drop_and_put(struct sock *sk, struct request_sock *req)
+{
+}
+
+static void lq_unresolved_timer(struct timer_list *t)
+{
+}
+
 DEFINE_STATIC_CALL(lq_stock_hash_add, lq_unresolved_hash_add);
 DEFINE_STATIC_CALL(lq_stock_v4_destructor, lq_unresolved_destructor);
 DEFINE_STATIC_CALL(lq_stock_v6_destructor, lq_unresolved_destructor);
+DEFINE_STATIC_CALL(lq_stock_drop, lq_unresolved_drop);
+DEFINE_STATIC_CALL(lq_stock_drop_and_put, lq_unresolved_drop_and_put);
+DEFINE_STATIC_CALL(lq_stock_timer, lq_unresolved_timer);
+
+/*
+ * The wrappers.  Context: the caller's.  Generic kernels: softirq (SYN,
+ * ACK, RST, ICMP, the timer) or a task with BH disabled (a listener's
+ * close, a socket backlog); never blocking, so no lq_srcu section (see
+ * lq_redirects_drain()).  PREEMPT_RT: the same, preemptible (threaded
+ * softirq, BH-off sections are per-CPU locks), and the registry lock and
+ * the slab may block: each wrapper is a section (lq_rt_hold()), opened
+ * before them.
+ */
 
 /* inet_csk_reqsk_queue_hash_add(sk, req, timeout) */
 notrace bool lq_hash_add(struct sock *sk, struct request_sock *req,
 			 unsigned long timeout)
 {
+	int idx = lq_rt_hold();
+	bool ret;
+
 	lq_syn_insert(req);
-	return static_call(lq_stock_hash_add)(sk, req, timeout);
+	ret = static_call(lq_stock_hash_add)(sk, req, timeout);
+	lq_rt_release(idx);
+	return ret;
 }
 
-/* inet_csk_reqsk_queue_drop(sk, req), inet_csk_reqsk_queue_drop_and_put(). */
-static notrace void lq_drop_watch(struct ftrace_regs *fregs)
+/* inet_csk_reqsk_queue_drop(sk, req): unlinked before the queue lets go. */
+notrace bool lq_reqsk_drop(struct sock *sk, struct request_sock *req)
 {
-	lq_syn_remove((struct request_sock *)lq_ftrace_arg(fregs, 1));
+	int idx = lq_rt_hold();
+	bool ret;
+
+	lq_syn_remove(req);
+	ret = static_call(lq_stock_drop)(sk, req);
+	lq_rt_release(idx);
+	return ret;
+}
+
+/* inet_csk_reqsk_queue_drop_and_put(sk, req): the reference may be the last. */
+notrace void lq_reqsk_drop_and_put(struct sock *sk, struct request_sock *req)
+{
+	int idx = lq_rt_hold();
+
+	lq_syn_remove(req);
+	static_call(lq_stock_drop_and_put)(sk, req);
+	lq_rt_release(idx);
 }
 
 /*
@@ -282,21 +331,27 @@ void notrace lq_mirror_req_checked(struct request_sock *req)
 /* tcp_v4_reqsk_destructor(req) */
 notrace void lq_v4_destructor(struct request_sock *req)
 {
+	int idx = lq_rt_hold();
+
 	lq_syn_remove(req);
 	static_call(lq_stock_v4_destructor)(req);
+	lq_rt_release(idx);
 }
 
 /* tcp_v6_reqsk_destructor(req) */
 notrace void lq_v6_destructor(struct request_sock *req)
 {
+	int idx = lq_rt_hold();
+
 	lq_syn_remove(req);
 	static_call(lq_stock_v6_destructor)(req);
+	lq_rt_release(idx);
 }
 
-/* What the timer's return probe needs to find a migrated clone. */
+/* What the timer's wrapper needs to find a migrated clone. */
 struct lq_timer_frame {
 	const struct sock *old_listener;	/* compared only */
-	struct net *net;			/* pinned by the request */
+	struct net *net;			/* held by lq_reqsk_timer() */
 	__be32 raddr, laddr;
 	struct in6_addr raddr6, laddr6;
 	__be16 rport;
@@ -305,18 +360,18 @@ struct lq_timer_frame {
 	u16 family;
 };
 
-/* reqsk_timer_handler(t): arm the return probe if migration is possible. */
-static notrace int lq_timer_entry(struct kretprobe_instance *ri,
-				  struct pt_regs *regs)
+/*
+ * Fill @f from @req if its listener has stopped listening (migration is
+ * possible); false if the handler cannot migrate it.
+ */
+static notrace bool lq_timer_frame_fill(struct lq_timer_frame *f,
+					const struct request_sock *req)
 {
-	struct timer_list *t = (struct timer_list *)regs_get_kernel_argument(regs, 0);
-	const struct request_sock *req = container_of(t, struct request_sock, rsk_timer);
 	const struct inet_request_sock *ireq = inet_rsk(req);
-	struct lq_timer_frame *f = (struct lq_timer_frame *)ri->data;
 	const struct sock *listener = req->rsk_listener;
 
 	if (!listener || inet_sk_state_load(listener) == TCP_LISTEN)
-		return 1;
+		return false;
 	f->old_listener = listener;
 	f->net = sock_net(listener);
 	f->family = ireq->ireq_family;
@@ -329,13 +384,12 @@ static notrace int lq_timer_entry(struct kretprobe_instance *ri,
 	f->raddr6 = ireq->ir_v6_rmt_addr;
 	f->laddr6 = ireq->ir_v6_loc_addr;
 #endif
-	return 0;
+	return true;
 }
 
-static notrace int lq_timer_return(struct kretprobe_instance *ri,
-				   struct pt_regs *regs)
+/* After the handler: link the clone it may have hashed for a new listener. */
+static notrace void lq_timer_link_clone(const struct lq_timer_frame *f)
 {
-	struct lq_timer_frame *f = (struct lq_timer_frame *)ri->data;
 	struct inet_hashinfo *h = lq_net_hashinfo(f->net);
 	struct sock *sk = NULL;
 
@@ -356,7 +410,30 @@ static notrace int lq_timer_return(struct kretprobe_instance *ri,
 		sock_gen_put(sk);
 	}
 	rcu_read_unlock();
-	return 0;
+}
+
+/*
+ * reqsk_timer_handler(t), in timer (softirq) context.  The handler may
+ * free the request, and with it the last reference to the old listener
+ * and so to its netns: the tuple is saved and the netns held before it
+ * runs.  Only for a request whose listener has stopped listening.
+ */
+notrace void lq_reqsk_timer(struct timer_list *t)
+{
+	const struct request_sock *req = container_of(t, struct request_sock, rsk_timer);
+	struct lq_timer_frame f __uninitialized;
+	int idx = lq_rt_hold();
+	bool migrating;
+
+	migrating = lq_timer_frame_fill(&f, req);
+	if (migrating)
+		f.net = maybe_get_net(f.net);
+	static_call(lq_stock_timer)(t);
+	if (migrating && f.net) {
+		lq_timer_link_clone(&f);
+		put_net(f.net);
+	}
+	lq_rt_release(idx);
 }
 
 /*
@@ -398,7 +475,7 @@ static int lq_collect_reqs(void *table, unsigned int bkt, struct sock **socks,
 /*
  * Link one request found in an established hash.  A request that leaves
  * the queue between collection and linking is unlinked by the destructor
- * probe when its last reference (possibly the walk's) goes.
+ * wrapper when its last reference (possibly the walk's) goes.
  */
 static int lq_adopt_req(struct sock *sk)
 {
@@ -434,32 +511,30 @@ int lq_mirror_adopt_all(void)
 	return err;
 }
 
-static const struct lq_watch lq_drop_watches[] = {
-	{ .name = "inet_csk_reqsk_queue_drop", .fn = lq_drop_watch },
-	{ .name = "inet_csk_reqsk_queue_drop_and_put", .fn = lq_drop_watch },
-};
+LQ_SAME_PROTO(lq_hash_add, inet_csk_reqsk_queue_hash_add);
+LQ_SAME_PROTO(lq_reqsk_drop, inet_csk_reqsk_queue_drop);
+LQ_SAME_PROTO(lq_reqsk_drop_and_put, inet_csk_reqsk_queue_drop_and_put);
+/* static in the kernel: checked against the pointers they are called by */
+LQ_SAME_PROTO_PTR(lq_v4_destructor, ((struct request_sock_ops *)0)->destructor);
+LQ_SAME_PROTO_PTR(lq_v6_destructor, ((struct request_sock_ops *)0)->destructor);
+LQ_SAME_PROTO_PTR(lq_reqsk_timer, ((struct timer_list *)0)->function);
 
-static const struct lq_watch lq_destructor_redirects[] = {
+/* The ways out of the queue, installed before the way in. */
+static const struct lq_redirect lq_removal_redirects[] = {
 	LQ_REDIRECT("tcp_v4_reqsk_destructor", lq_v4_destructor),
 #if IS_ENABLED(CONFIG_IPV6)
 	LQ_REDIRECT("tcp_v6_reqsk_destructor", lq_v6_destructor),
 #endif
+	LQ_REDIRECT("inet_csk_reqsk_queue_drop", lq_reqsk_drop),
+	LQ_REDIRECT("inet_csk_reqsk_queue_drop_and_put", lq_reqsk_drop_and_put),
 };
 
-static const struct lq_watch lq_insertion_redirect[] = {
+static const struct lq_redirect lq_insertion_redirects[] = {
 	LQ_REDIRECT("inet_csk_reqsk_queue_hash_add", lq_hash_add),
+	LQ_REDIRECT("reqsk_timer_handler", lq_reqsk_timer),
 };
 
-static struct kretprobe lq_timer_krp = {
-	.kp.symbol_name = "reqsk_timer_handler",
-	.entry_handler = lq_timer_entry,
-	.handler = lq_timer_return,
-	.data_size = sizeof(struct lq_timer_frame),
-};
-
-static struct lq_watch_set *lq_drops;
-static struct lq_redirects lq_destructors, lq_insertions;
-static bool lq_timer_krp_on;
+static struct lq_redirects lq_removals, lq_insertions;
 
 int lq_mirror_init(void)
 {
@@ -469,7 +544,7 @@ int lq_mirror_init(void)
 
 /*
  * Removal hooks first: from the moment a request can be linked, every way
- * out of the queue is watched.
+ * out of the queue is hooked.
  */
 int lq_mirror_install(void)
 {
@@ -478,46 +553,22 @@ int lq_mirror_install(void)
 	if (!lq_resolve_stock(lq_stock_hash_add, "inet_csk_reqsk_queue_hash_add") ||
 	    !lq_resolve_stock(lq_stock_v4_destructor, "tcp_v4_reqsk_destructor") ||
 	    (IS_ENABLED(CONFIG_IPV6) &&
-	     !lq_resolve_stock(lq_stock_v6_destructor, "tcp_v6_reqsk_destructor"))) {
+	     !lq_resolve_stock(lq_stock_v6_destructor, "tcp_v6_reqsk_destructor")) ||
+	    !lq_resolve_stock(lq_stock_drop, "inet_csk_reqsk_queue_drop") ||
+	    !lq_resolve_stock(lq_stock_drop_and_put, "inet_csk_reqsk_queue_drop_and_put") ||
+	    !lq_resolve_stock(lq_stock_timer, "reqsk_timer_handler")) {
 		pr_err("the request queue's functions are not all traceable\n");
 		return -ENOENT;
 	}
-	err = lq_watch_install(&lq_drops, lq_drop_watches,
-			       ARRAY_SIZE(lq_drop_watches), "request drop");
+	err = lq_redirects_install(&lq_removals, lq_removal_redirects,
+				   ARRAY_SIZE(lq_removal_redirects), "request removal");
 	if (err)
 		return err;
-	err = lq_redirects_install(&lq_destructors, lq_destructor_redirects,
-				   ARRAY_SIZE(lq_destructor_redirects), "request destructor");
+	err = lq_redirects_install(&lq_insertions, lq_insertion_redirects,
+				   ARRAY_SIZE(lq_insertion_redirects), "request insertion");
 	if (err)
-		goto fail;
-	err = lq_redirects_install(&lq_insertions, lq_insertion_redirect,
-				   ARRAY_SIZE(lq_insertion_redirect), "request insertion");
-	if (err)
-		goto fail;
-	/* timers run one at a time per CPU */
-	lq_timer_krp.maxactive = 4 * num_possible_cpus();
-	err = register_kretprobe(&lq_timer_krp);
-	if (err) {
-		pr_err("cannot probe reqsk_timer_handler: %d\n", err);
-		goto fail;
-	}
-	lq_timer_krp_on = true;
-	return 0;
-fail:
-	lq_mirror_remove();
+		lq_mirror_remove();
 	return err;
-}
-
-/*
- * After unregistering: calls the probe did not see.  kretprobe.nmissed
- * counts returns lost for lack of instances, kp.nmissed entries skipped
- * because another probe was running on the CPU (an interrupted handler).
- */
-static void lq_report_missed(const struct kretprobe *rp)
-{
-	if (rp->nmissed || rp->kp.nmissed)
-		pr_warn("%s: %d returns and %lu calls missed, mirror inexact\n",
-			rp->kp.symbol_name, rp->nmissed, rp->kp.nmissed);
 }
 
 /*
@@ -526,17 +577,11 @@ static void lq_report_missed(const struct kretprobe *rp)
  */
 void lq_mirror_remove(void)
 {
-	bool redirected = lq_insertions.direct || lq_insertions.ops ||
-			  lq_destructors.direct || lq_destructors.ops;
+	bool redirected = lq_redirects_installed(&lq_insertions) ||
+			  lq_redirects_installed(&lq_removals);
 
-	if (lq_timer_krp_on) {
-		unregister_kretprobe(&lq_timer_krp);
-		lq_timer_krp_on = false;
-		lq_report_missed(&lq_timer_krp);
-	}
 	lq_redirects_remove(&lq_insertions);
-	lq_redirects_remove(&lq_destructors);
-	lq_watch_remove(&lq_drops);
+	lq_redirects_remove(&lq_removals);
 	if (redirected)
 		lq_redirects_drain();
 }

@@ -132,12 +132,14 @@ static void lq_vfree_work_fn(struct work_struct *work)
 static DECLARE_WORK(lq_vfree_work, lq_vfree_work_fn);
 
 /*
- * From the listen_stop probe, preemption (maybe IRQs) off.  kfree() works
- * there, so the common small table goes at once and a close wakes nobody;
- * vfree() may sleep (vfree_atomic() is not exported), so a vzalloc'd table
+ * From the listen_stop redirect, in the context of whoever ends the
+ * listen: a task, but maybe with BH disabled (tcp_abort() from a BPF
+ * iterator).  kfree() works in any such context, so the common small
+ * table goes at once and a close wakes nobody; vfree() must not run with
+ * BH disabled (and vfree_atomic() is not exported), so a vzalloc'd table
  * waits for a work item.
  */
-void notrace lq_table_free_atomic(struct listen_sock *ls)
+void notrace lq_table_free_any(struct listen_sock *ls)
 {
 	if (!ls)
 		return;

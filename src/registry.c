@@ -5,18 +5,21 @@
  * Locking: one spinlock, always taken with BH disabled, protects the hash.
  * Entries are added while the socket listens (under its lock in replace
  * mode and at adoption; in observe mode checked under ours, see
- * lq_registry_add()) and removed from the inet_csk_listen_stop() watch,
- * which runs before the socket can be freed, with preemption disabled.  A
- * reader that finds an entry under the lock may therefore dereference its
- * socket.
- * Nothing sleeps under the lock; freeing happens outside it (from the
- * listen_stop watch, see lq_table_free_atomic()).
+ * lq_registry_add()) and removed by the inet_csk_listen_stop() redirect,
+ * after the stock function, while the caller still holds its reference
+ * on the socket.  A reader that finds an entry under the lock may
+ * therefore dereference its socket.
+ * Nothing sleeps under the lock; freeing happens outside it (see
+ * lq_table_free_any()).  On PREEMPT_RT the lock is a sleeping lock and
+ * every caller is in a context that may take one (none runs with
+ * preemption or interrupts truly disabled).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hashtable.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/static_call.h>
 #include <net/inet_connection_sock.h>
 #include <net/inet_hashtables.h>
 #include <net/sock.h>
@@ -154,17 +157,17 @@ void lq_registry_reset(const struct net *net)
 	spin_unlock_bh(&lq_lock);
 }
 
-/* Called for every inet_csk_listen_stop(), from a watch: preemption off. */
-void notrace lq_registry_stop(struct sock *sk)
+/* A listener stopped listening: drop its entry and free its table. */
+static notrace void lq_registry_stop(struct sock *sk)
 {
 	struct listen_sock *ls;
 	unsigned long flags;
 
 	/*
-	 * Not _bh: re-enabling BH warns where IRQs are off, and the watch
-	 * does not choose its caller's context.  The caller is the task
-	 * closing the socket, never a holder of lq_lock, so taking it here
-	 * cannot deadlock.
+	 * irqsave, not _bh: a caller may run with BH off already
+	 * (tcp_abort() from a BPF iterator, under lock_sock_fast()).  The
+	 * caller is the task closing the socket, never a holder of lq_lock,
+	 * so taking it here cannot deadlock.
 	 */
 	spin_lock_irqsave(&lq_lock, flags);
 	ls = lq_find(sk);
@@ -173,7 +176,64 @@ void notrace lq_registry_stop(struct sock *sk)
 		lq_gen_bump();
 	}
 	spin_unlock_irqrestore(&lq_lock, flags);
-	lq_table_free_atomic(ls);
+	lq_table_free_any(ls);
+}
+
+static void lq_unresolved_listen_stop(struct sock *sk)
+{
+}
+
+DEFINE_STATIC_CALL(lq_stock_listen_stop, lq_unresolved_listen_stop);
+
+/*
+ * Runs instead of inet_csk_listen_stop(sk), on every path that ends a
+ * listen: close, shutdown/disconnect, tcp_abort() (SOCK_DESTROY, BPF
+ * iterators), MPTCP.  Context: the caller's, a task holding the socket
+ * lock, with BH enabled or (tcp_abort() from a BPF iterator) disabled,
+ * preemptible on PREEMPT_RT in both cases; the caller holds a reference
+ * on @sk.  The entry goes after the stock function, which drops the
+ * queued requests through the mirror's wrappers while it still exists;
+ * the work after the call also keeps the call from being a tail call.
+ * A section of lq_srcu on every kernel: the stock function reschedules.
+ */
+notrace void lq_listen_stop(struct sock *sk)
+{
+	int idx = lq_hold();
+
+	static_call(lq_stock_listen_stop)(sk);
+	lq_registry_stop(sk);
+	lq_release(idx);
+}
+
+LQ_SAME_PROTO(lq_listen_stop, inet_csk_listen_stop);
+
+static const struct lq_redirect lq_stop_redirect[] = {
+	LQ_REDIRECT("inet_csk_listen_stop", lq_listen_stop),
+};
+
+static struct lq_redirects lq_stop_hook;
+
+/*
+ * First of all hooks: from the moment an entry can be made, the end of
+ * every listen removes it.
+ */
+int lq_registry_install(void)
+{
+	if (!lq_resolve_stock(lq_stock_listen_stop, "inet_csk_listen_stop")) {
+		pr_err("inet_csk_listen_stop is not traceable\n");
+		return -ENOENT;
+	}
+	return lq_redirects_install(&lq_stop_hook, lq_stop_redirect,
+				    ARRAY_SIZE(lq_stop_redirect), "listen stop");
+}
+
+/* Last of all hooks, once no task can add an entry. */
+void lq_registry_remove(void)
+{
+	if (!lq_redirects_installed(&lq_stop_hook))
+		return;
+	lq_redirects_remove(&lq_stop_hook);
+	lq_redirects_drain();
 }
 
 /* Adopt one listener found in lhash2; we hold a reference on it. */
@@ -317,8 +377,8 @@ void lq_registry_exit(void)
 }
 
 /*
- * For the mirror's watches and probes, from softirq or the request timer
- * (IRQs saved, see lq_registry_stop): the entry of listener @sk or NULL,
+ * For the mirror's wrappers, from softirq, the request timer or a task
+ * (IRQs saved, see lq_registry_stop()): the entry of listener @sk or NULL,
  * with the lock held either way.
  */
 struct listen_sock *notrace lq_registry_find_lock(const struct sock *sk,
@@ -326,6 +386,7 @@ struct listen_sock *notrace lq_registry_find_lock(const struct sock *sk,
 	__acquires(lq_registry)
 {
 	spin_lock_irqsave(&lq_lock, *flags);
+	lq_rt_sparse_acquire();
 	return lq_find(sk);
 }
 
@@ -333,6 +394,7 @@ void notrace lq_registry_unlock_irqrestore(unsigned long flags)
 	__releases(lq_registry)
 {
 	spin_unlock_irqrestore(&lq_lock, flags);
+	lq_rt_sparse_release();
 }
 
 /* For /proc/listenq: iterate the entries of one netns, under the lock. */
@@ -340,12 +402,14 @@ void lq_registry_lock(void)
 	__acquires(lq_registry)
 {
 	spin_lock_bh(&lq_lock);
+	lq_rt_sparse_acquire();
 }
 
 void lq_registry_unlock(void)
 	__releases(lq_registry)
 {
 	spin_unlock_bh(&lq_lock);
+	lq_rt_sparse_release();
 }
 
 /*
