@@ -219,6 +219,7 @@ int lq_redirects_install(struct lq_redirects *r, const struct lq_redirect *redir
 bool lq_redirects_installed(const struct lq_redirects *r);
 void lq_redirects_remove(struct lq_redirects *r);
 void lq_redirects_drain(void);
+void lq_redirects_unhook(struct lq_redirects *r);
 
 /* Point static call @sc past the hook of @name; NULL when untraceable. */
 #define lq_resolve_stock(sc, name) ({					\

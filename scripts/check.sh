@@ -56,13 +56,10 @@ net_built=$?
 record "net selftests from linux-source-6.12 build" $net_built
 [ $net_built -eq 0 ] || sed "s/^/# [net build] /" "$logs/net-build.log"
 
-# kernel_lane REL: build, sparse, the kselftest suite, the kernel's net
-# selftests in each mode, the benchmark's smoke; for one kernel, in the
-# background.  Its results end with a "# counts P F S" line.
-kernel_lane() {
-	local rel=$1 out built vm bench w
+# lane_build REL: build for REL with sparse, recorded; fails if it did not build.
+lane_build() {
+	local rel=$1 built
 
-	PASS=0 FAIL=0 SKIP=0 N=0
 	# C=2 runs sparse on every file while building with W=1 -Werror.
 	"$TOP/scripts/build-module.sh" "$rel" C=2 > "$logs/build-$rel.log" 2>&1
 	built=$?
@@ -70,16 +67,45 @@ kernel_lane() {
 	grep -E ': (warning|error):' "$logs/build-$rel.log"
 	! grep -qE ': (warning|error):' "$logs/build-$rel.log"
 	record "$rel: sparse (C=2) clean" $?
-	if [ $built -eq 0 ]; then
-		echo "# $rel: booting the test VM for the kselftest suite"
-		out="$logs/vm-$rel"
-		VM_QUIET=1 VM_TIMEOUT=${VM_TIMEOUT:-2400} "$TOP/scripts/vm-run.sh" -o "$out" "$rel" \
-			"cd build/ksft && $SUITE_ENV LISTENQ_KO=$BUILD/$rel/listenq.ko ./run_kselftest.sh 2>&1 | cat > \$LISTENQ_OUT/ktap.log"
-		vm=$?
-		sed "s/^/# [$rel] /" "$out/ktap.log" 2>/dev/null
-		add_counts "$(awk -f "$TOP/scripts/ktap-count.awk" "$out/ktap.log" 2>/dev/null || echo 0 1 0)"
-		record "$rel: test VM ran the suite with a clean kernel log" $vm
-	fi
+	return $built
+}
+
+# lane_suite REL WHAT [run_kselftest.sh options]: boot REL and run the
+# kselftests (all, or those the options select), recorded under WHAT.
+lane_suite() {
+	local rel=$1 what=$2 out vm
+
+	shift 2
+	echo "# $rel: booting the test VM for $what"
+	out="$logs/vm-$rel"
+	VM_QUIET=1 VM_TIMEOUT=${VM_TIMEOUT:-2400} "$TOP/scripts/vm-run.sh" -o "$out" "$rel" \
+		"cd build/ksft && $SUITE_ENV LISTENQ_KO=$BUILD/$rel/listenq.ko ./run_kselftest.sh $* 2>&1 | cat > \$LISTENQ_OUT/ktap.log"
+	vm=$?
+	sed "s/^/# [$rel] /" "$out/ktap.log" 2>/dev/null
+	add_counts "$(awk -f "$TOP/scripts/ktap-count.awk" "$out/ktap.log" 2>/dev/null || echo 0 1 0)"
+	record "$rel: test VM ran $what with a clean kernel log" $vm
+}
+
+# lanes_collect REL...: print the lanes' logs and add up their counts.
+lanes_collect() {
+	local rel
+
+	for rel in "$@"; do
+		grep -v '^# counts ' "$logs/lane-$rel.log"
+		add_counts "$(sed -n 's/^# counts //p' "$logs/lane-$rel.log" | grep . || echo 0 1 0)"
+	done
+}
+
+# kernel_lane REL: build, sparse, the kselftest suite, the kernel's net
+# selftests in each mode, the benchmark's smoke; for one kernel, in the
+# background.  Its results end with a "# counts P F S" line.
+kernel_lane() {
+	local rel=$1 built vm bench w
+
+	PASS=0 FAIL=0 SKIP=0 N=0
+	lane_build "$rel"
+	built=$?
+	[ $built -ne 0 ] || lane_suite "$rel" "the suite"
 	if [ $built -eq 0 ] && [ $net_built -eq 0 ]; then
 		# The kernel's own net selftests of listen(): stock, then with
 		# listenq in each mode (README, "The kernel's own net selftests").
@@ -127,10 +153,7 @@ done
 "$TOP/tests/host/vm_runner.sh" "${RELEASES[0]}" > "$logs/vm-runner.log" 2>&1 &
 lanes+=($!)
 wait "${lanes[@]}"
-for rel in "${RELEASES[@]}"; do
-	grep -v '^# counts ' "$logs/lane-$rel.log"
-	add_counts "$(sed -n 's/^# counts //p' "$logs/lane-$rel.log" | grep . || echo 0 1 0)"
-done
+lanes_collect "${RELEASES[@]}"
 echo "# kernel lanes (in parallel): $((SECONDS - lane_start))s"
 
 sed "s/^/# [host] /" "$logs/vm-runner.log"
@@ -142,28 +165,13 @@ add_ktap_counts "$logs/vm-runner.log"
 RT_TESTS="listenq:module_load.sh listenq:live_counters listenq:syn_flood
 	listenq:unload_under_load listenq:stress"
 rt_lane() {
-	local rel=$1 out built vm t sel=""
+	local rel=$1 t sel=()
 
 	PASS=0 FAIL=0 SKIP=0 N=0
-	"$TOP/scripts/build-module.sh" "$rel" C=2 > "$logs/build-$rel.log" 2>&1
-	built=$?
-	record "$rel: module builds with W=1, warnings as errors" $built
-	grep -E ': (warning|error):' "$logs/build-$rel.log"
-	! grep -qE ': (warning|error):' "$logs/build-$rel.log"
-	record "$rel: sparse (C=2) clean" $?
-	if [ $built -eq 0 ]; then
-		for t in $RT_TESTS; do
-			sel="$sel -t $t"
-		done
-		echo "# $rel: booting the test VM for the rt part of the suite"
-		out="$logs/vm-$rel"
-		VM_QUIET=1 VM_TIMEOUT=${VM_TIMEOUT:-2400} "$TOP/scripts/vm-run.sh" -o "$out" "$rel" \
-			"cd build/ksft && $SUITE_ENV LISTENQ_KO=$BUILD/$rel/listenq.ko ./run_kselftest.sh$sel 2>&1 | cat > \$LISTENQ_OUT/ktap.log"
-		vm=$?
-		sed "s/^/# [$rel] /" "$out/ktap.log" 2>/dev/null
-		add_counts "$(awk -f "$TOP/scripts/ktap-count.awk" "$out/ktap.log" 2>/dev/null || echo 0 1 0)"
-		record "$rel: test VM ran the rt tests with a clean kernel log" $vm
-	fi
+	for t in $RT_TESTS; do
+		sel+=(-t "$t")
+	done
+	! lane_build "$rel" || lane_suite "$rel" "the rt tests" "${sel[@]}"
 	echo "# counts $PASS $FAIL $SKIP"
 }
 
@@ -174,10 +182,7 @@ for rel in "${RT_RELEASES[@]}"; do
 	lanes+=($!)
 done
 [ ${#lanes[@]} -eq 0 ] || wait "${lanes[@]}"
-for rel in "${RT_RELEASES[@]}"; do
-	grep -v '^# counts ' "$logs/lane-$rel.log"
-	add_counts "$(sed -n 's/^# counts //p' "$logs/lane-$rel.log" | grep . || echo 0 1 0)"
-done
+lanes_collect "${RT_RELEASES[@]}"
 [ ${#RT_RELEASES[@]} -eq 0 ] || echo "# rt lanes (in parallel): $((SECONDS - lane_start))s"
 
 # The debug-kernel lane (scripts/check-debug.sh) when CHECK_DEBUG=1, as

@@ -8,39 +8,40 @@
  * these.  At that point the arguments are still in their registers (no
  * wrapper takes any on the stack) and the stack holds the return address
  * into the traced function, right after its fentry call, above the one
- * into its caller.  The trampoline calls the wrapper, then drops the
- * first return address and returns to the caller: the wrapper runs in
- * place of the function, with its arguments and in its caller's context.
+ * into its caller.  The trampoline overwrites the first with the wrapper's
+ * address and returns into the wrapper: the stack is then exactly as if
+ * the caller had called the wrapper, which runs in place of the function,
+ * with its arguments and in its caller's context, and returns to the
+ * caller.
  *
- * The return stack buffer: the fentry call pushed an entry that no return
- * will consume the usual way.  Jumping to the wrapper would leave it there
- * and every return above the wrapper would then mispredict.  Calling the
- * wrapper keeps its return predicted; the final RET mispredicts once and
- * consumes that entry, so the RSB is balanced from there up: the same
- * rebalancing as ftrace_regs_caller's call before its direct jump.
- * CALL_DEPTH_ACCOUNT counts the fentry call, which reached here without a
- * call thunk, for call depth tracking, as the kernel's own direct
- * trampolines do.  While the wrapper runs, the unwinder sees the traced
- * function between it and the caller.
+ * The return stack buffer: the caller's call and the fentry call pushed
+ * two entries, and two returns consume them: this trampoline's RET (the
+ * one misprediction: the entry points into the traced function, the
+ * return goes to the wrapper) and the wrapper's own, which is predicted,
+ * as is every return above it.  Calling the wrapper instead would push a
+ * third entry for two returns and leave every return above off by one.
+ * Call depth tracking (6.2+) sees the same balance: CALL_DEPTH_ACCOUNT
+ * counts the fentry call, which reached here without a call thunk, and
+ * the RET takes it back; the caller's call went through the traced
+ * function's thunk, and the wrapper's return takes that back.
  *
  * When another ftrace user shares the function, ftrace_regs_caller runs it
  * first and then returns here with the same stack, so this works either
  * way.  Reached by a direct call or by ftrace's return, never indirectly:
- * the ENDBR that SYM_FUNC_START emits under IBT is only a NOP here.
+ * the ENDBR that SYM_FUNC_START emits under IBT is only a NOP here, and a
+ * return needs no ENDBR at its target.  The stack pointer never moves, so
+ * the unwinder needs no hint.
  */
 #include <linux/linkage.h>
 #include <asm/nospec-branch.h>
-#include <asm/unwind_hints.h>
 
 #include "compat.h"
 
 .macro LQ_DIRECT wrapper
 SYM_FUNC_START(\wrapper\()_direct)
 	CALL_DEPTH_ACCOUNT
-	call	\wrapper
-	addq	$8, %rsp
-	/* the stack is now the traced function's at its entry */
-	UNWIND_HINT_FUNC
+	leaq	\wrapper(%rip), %r11
+	movq	%r11, (%rsp)
 	RET
 SYM_FUNC_END(\wrapper\()_direct)
 .endm

@@ -9,8 +9,8 @@
  *
  * A redirect goes by direct call where the wrapper has a trampoline
  * (direct.S) and ftrace allows it: the fentry call becomes a call to the
- * trampoline, which jumps to the wrapper, with no registers saved and no
- * handler run.  Otherwise, and for the listen hooks, it goes through an
+ * trampoline, which returns into the wrapper, with no registers saved and
+ * no handler run.  Otherwise, and for the listen hooks, it goes through an
  * ftrace ops shared by a set of functions (IPMODIFY): the handler picks
  * the function by the address ftrace reports and rewrites the return
  * address of the ftrace trampoline.
@@ -32,6 +32,7 @@
 
 #include <linux/atomic.h>
 #include <linux/ftrace.h>
+#include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
@@ -42,6 +43,7 @@
 #include <linux/static_call.h>
 #include <linux/uaccess.h>
 #include <net/inet_common.h>
+#include <net/tcp.h>
 
 #include "compat.h"
 #include "listenq.h"
@@ -142,6 +144,11 @@ static int lq_no_inet_listen(struct socket *sock, int backlog)
 static void lq_no_tfo_key(struct net *net)
 {
 }
+
+/* The static calls take the kernel's prototypes, checked here. */
+LQ_SAME_PROTO(lq_no_lookup, kallsyms_lookup_name);
+LQ_SAME_PROTO(lq_no_tfo_key, tcp_fastopen_init_key_once);
+LQ_SAME_PROTO(lq_no_inet_listen, inet_listen);
 
 DEFINE_STATIC_CALL(lq_lookup_name, lq_no_lookup);
 DEFINE_STATIC_CALL(lq_tfo_key_once, lq_no_tfo_key);
@@ -358,7 +365,7 @@ static void lq_ops_remove(struct lq_ops_set **setp)
 
 /*
  * Direct calls: ftrace turns the fentry call of each function into a call
- * to its trampoline in direct.S, which jumps to the wrapper.  A direct ops
+ * to its trampoline in direct.S, which returns into the wrapper.  A direct ops
  * carries one address, so each function gets its own.  No recursion guard
  * is needed: the wrappers call the stock functions past their fentry call.
  */
@@ -477,6 +484,15 @@ void lq_redirects_remove(struct lq_redirects *r)
 	lq_ops_remove(&r->ops);
 }
 
+/* Remove the redirects of @r, if any, and wait until no task is in them. */
+void lq_redirects_unhook(struct lq_redirects *r)
+{
+	if (!lq_redirects_installed(r))
+		return;
+	lq_redirects_remove(r);
+	lq_redirects_drain();
+}
+
 /*
  * After redirects are gone, wait for every task still in a trampoline or
  * a wrapper, so none returns into freed module text:
@@ -530,10 +546,7 @@ int lq_hook_install(bool replace)
 
 void lq_hook_remove(void)
 {
-	if (lq_redirects_installed(&lq_listen_redirects)) {
-		lq_redirects_remove(&lq_listen_redirects);
-		lq_redirects_drain();
-	}
+	lq_redirects_unhook(&lq_listen_redirects);
 	if (atomic_read(&lq_foreign_calls))
 		pr_err("hooks called for %d other functions, left alone\n",
 		       atomic_read(&lq_foreign_calls));

@@ -321,8 +321,5 @@ int lq_live_install(void)
 
 void lq_live_remove(void)
 {
-	if (!lq_redirects_installed(&lq_rx_hooks))
-		return;
-	lq_redirects_remove(&lq_rx_hooks);
-	lq_redirects_drain();
+	lq_redirects_unhook(&lq_rx_hooks);
 }

@@ -69,9 +69,9 @@ static notrace struct listen_sock *lq_find(const struct sock *sk)
  * Add @ls if its socket still listens; a fresh listen() always wins over
  * what was there (an entry adopted at load while the listen path ran).
  * Observe mode calls this after the stock inet_listen(), without the socket
- * lock: a close stores TCP_CLOSE before its listen_stop watch takes lq_lock,
- * so either the state read here shows the close, or the watch comes later
- * and removes the entry.  Returns false if @ls was not added.
+ * lock: a close stores TCP_CLOSE before its listen_stop wrapper takes
+ * lq_lock, so either the state read here shows the close, or the wrapper
+ * comes later and removes the entry.  Returns false if @ls was not added.
  */
 bool notrace lq_registry_add(struct listen_sock *ls)
 {
@@ -230,10 +230,7 @@ int lq_registry_install(void)
 /* Last of all hooks, once no task can add an entry. */
 void lq_registry_remove(void)
 {
-	if (!lq_redirects_installed(&lq_stop_hook))
-		return;
-	lq_redirects_remove(&lq_stop_hook);
-	lq_redirects_drain();
+	lq_redirects_unhook(&lq_stop_hook);
 }
 
 /* Adopt one listener found in lhash2; we hold a reference on it. */
