@@ -9,7 +9,7 @@
 #   make check-full       the same with the long tests whole (stress 60 s, 50 reloads)
 #   make check-debug      the kselftests on a KASAN/lockdep/kmemleak kernel built here
 #   make demo             boot the test VM, load listenq, show /proc/listenq
-#   make bench            listenq's cost against the stock kernel, in qemu (see README)
+#   make bench            listenq's cost against the stock kernel, in qemu (see docs/benchmark.md)
 #   make lint             checkpatch --strict and sparse only
 #   make tool             the listenq command -> tools/build/listenq
 #   make install          listenq.ko for the running kernel (KVER=) + the command

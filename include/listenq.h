@@ -6,10 +6,13 @@
 #define _LISTENQ_H
 
 #include <linux/types.h>
+#include <linux/sizes.h>
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
+#include <linux/sched/mm.h>
+#include <net/sock.h>
 
 #define LISTENQ_VERSION "0.1.0"
 
@@ -98,6 +101,8 @@ enum lq_limit {
 	LQ_LIMIT_SOMAXCONN,
 	LQ_LIMIT_MAX_SYN_BACKLOG,
 	LQ_LIMIT_FLOOR,
+	LQ_LIMIT_TABLE_CAP,	/* max_table_bytes */
+	LQ_LIMIT_NOMEM,		/* no table at all (mode=observe, see queue.c) */
 };
 
 /* What one listen() asked for, and what the kernel made of it. */
@@ -162,22 +167,49 @@ struct lq_cursor {
 	unsigned int skip;
 };
 
+/*
+ * Charge the __GFP_ACCOUNT allocations up to lq_charge_end() to @sk's
+ * memory cgroup, where the kernel charges the socket itself: the listen
+ * path, adoption at load and the mirror in softirq all charge the
+ * listener's owner, not whoever happens to run.  The socket pins its memcg
+ * (NULL: none, charged to the current task's, or not at all in softirq).
+ */
+static inline struct mem_cgroup *lq_charge_begin(const struct sock *sk)
+{
+	return set_active_memcg(sk->sk_memcg);
+}
+
+static inline void lq_charge_end(struct mem_cgroup *old)
+{
+	set_active_memcg(old);
+}
+
 /* main.c */
 extern unsigned int listenq_inject_alloc_fail;
+extern unsigned int listenq_max_table_bytes;
+
+#define LQ_MAX_TABLE_BYTES_MIN		PAGE_SIZE
+#define LQ_MAX_TABLE_BYTES_MAX		((unsigned int)SZ_1G)
+#define LQ_MAX_TABLE_BYTES_DEFAULT	((unsigned int)SZ_1M)
 
 /* queue.c */
 struct listen_sock *lq_table_alloc(struct sock *sk, const struct lq_params *p,
 				   enum lq_origin origin);
+struct listen_sock *lq_table_alloc_bare(struct sock *sk, const struct lq_params *p,
+					enum lq_origin origin);
 void lq_table_free(struct listen_sock *ls);
 void lq_table_free_any(struct listen_sock *ls);
 void lq_table_free_flush(void);
 int lq_live_tables(void);
+int lq_untracked(void);
+void lq_untracked_inc(void);
 
 /* registry.c */
 void lq_registry_charge(const struct sock *sk, const unsigned long *delta,
 			bool moved);
 void lq_registry_reset(const struct net *net);
 bool lq_registry_add(struct listen_sock *ls);
+void lq_registry_unlisten(struct sock *sk);
 void lq_registry_relisten(struct sock *sk, const struct lq_params *p);
 int lq_registry_install(void);
 void lq_registry_remove(void);

@@ -7,7 +7,7 @@
 # report fails the run. Ends with "N passed, N failed".
 #
 # CHECK_DEBUG_TESTS="listenq:enomem listenq:failslab ..." runs only those
-# tests (what .ci/run does, see README); empty: the whole suite.
+# tests (what .ci/run does, see docs/testing.md, "CI"); empty: the whole suite.
 # VM_TIMEOUT (default 5400 s) bounds the guest, CHECK_DEBUG_TEST_TIMEOUT
 # (default 2700 s) each test program; DEBUG_SUITE_ENV the suite's sizes.
 set -uo pipefail

@@ -108,7 +108,7 @@ kernel_lane() {
 	[ $built -ne 0 ] || lane_suite "$rel" "the suite"
 	if [ $built -eq 0 ] && [ $net_built -eq 0 ]; then
 		# The kernel's own net selftests of listen(): stock, then with
-		# listenq in each mode (README, "The kernel's own net selftests").
+		# listenq in each mode (docs/testing.md, "The kernel's own net selftests").
 		echo "# $rel: booting the test VM for the kernel's net selftests"
 		"$TOP/scripts/kernel-net-tests.sh" run -o "$logs/net-$rel" "$rel"
 		vm=$?
@@ -163,7 +163,8 @@ add_ktap_counts "$logs/vm-runner.log"
 # exercise every hook under load and unload (README, "Supported kernels"),
 # with the same settings and clean-log rule as the generic lanes.
 RT_TESTS="listenq:module_load.sh listenq:live_counters listenq:syn_flood
-	listenq:unload_under_load listenq:stress"
+	listenq:unload_under_load listenq:stress listenq:memcg listenq:table_cap
+	listenq:enomem listenq:module_params.sh"
 rt_lane() {
 	local rel=$1 t sel=()
 
@@ -187,13 +188,14 @@ lanes_collect "${RT_RELEASES[@]}"
 
 # The debug-kernel lane (scripts/check-debug.sh) when CHECK_DEBUG=1, as
 # .ci/run asks: its results count in the closing line.  The whole suite
-# takes about an hour in the debug VM, so CI runs the part below (README,
-# "Debug-kernel lane"): every program but the long load, reload and scale
+# takes about an hour in the debug VM, so CI runs the part below
+# (docs/testing.md, "CI"): every program but the long load, reload and scale
 # runs (stress, scale, unload_under_load, module_reload.sh,
 # module_params.sh, differential.sh, tool_live.sh), about 30 % of the
 # suite's time.  CHECK_DEBUG_TESTS= (empty) runs all of it.
 DEBUG_CI_TESTS="listenq:proc_file listenq:clamp_matrix listenq:queue_alloc
-	listenq:netns listenq:adopt listenq:enomem listenq:live_counters
+	listenq:netns listenq:adopt listenq:enomem listenq:memcg listenq:table_cap
+	listenq:live_counters
 	listenq:syn_queue listenq:syn_flood listenq:failslab listenq:proc_fuzz
 	listenq:userns_reader listenq:module_load.sh"
 if [ "${CHECK_DEBUG:-0}" = 1 ]; then

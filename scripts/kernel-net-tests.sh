@@ -17,7 +17,7 @@
 #
 # The quick profile, the one `make check` runs, differs from the kernel's
 # in two parameters only, because qemu TCG makes every TCP connection cost
-# milliseconds (README.md, "The kernel's own net selftests"):
+# milliseconds (docs/testing.md, "The kernel's own net selftests"):
 #   tcp_fastopen_backup_key: TFO_CONNECTIONS per run instead of 10000, a
 #     key rotated every TFO_CONNECTIONS / 20 instead of every 50, so each
 #     of the script's 16 runs still goes through one whole rotation cycle

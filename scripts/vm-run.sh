@@ -80,7 +80,7 @@ if [ -n "${VM_ICOUNT:-}" ]; then
 	[ "$accel" != kvm ] || die "VM_ICOUNT needs TCG"
 	icount=(-icount "shift=$VM_ICOUNT,sleep=on")
 	# Under -icount, guests died right after the cmpxchg16b of SLUB's
-	# allocation fast path with garbage RFLAGS (README, "Reliability");
+	# allocation fast path with garbage RFLAGS (docs/testing.md, "The test VM");
 	# without CX16 SLUB takes its irq-off path instead.
 	cpu=max,cx16=off
 fi

@@ -131,8 +131,14 @@ void notrace lq_params_read(struct sock *sk, int received, struct lq_params *p,
 			     LQ_LIMIT_BACKLOG : LQ_LIMIT_SOMAXCONN;
 }
 
-/* inet_csk_listen_start() of both kernels, with reqsk_queue_alloc() inlined. */
-static notrace int lq_csk_listen_start(struct sock *sk)
+/*
+ * inet_csk_listen_start() of both kernels, with reqsk_queue_alloc()
+ * inlined.  @ls joins the registry as the socket turns LISTEN, before
+ * ->hash() makes it reachable: listeners take SYNs without the socket
+ * lock, so the first SYN may come at once and must find its entry.  On
+ * failure the entry goes again; nothing reached the listener meanwhile.
+ */
+static notrace int lq_csk_listen_start(struct sock *sk, struct listen_sock *ls)
 {
 	struct inet_connection_sock *icsk = inet_csk(sk);
 	struct request_sock_queue *queue = &icsk->icsk_accept_queue;
@@ -159,6 +165,8 @@ static notrace int lq_csk_listen_start(struct sock *sk)
 	 */
 	smp_wmb();
 	inet_sk_set_state(sk, TCP_LISTEN);
+	if (!lq_registry_add(ls))	/* cannot fail: LISTEN, under the lock */
+		lq_table_free(ls);
 	err = sk->sk_prot->get_port(sk, inet->inet_num);
 	if (!err) {
 		inet->inet_sport = htons(inet->inet_num);
@@ -168,6 +176,7 @@ static notrace int lq_csk_listen_start(struct sock *sk)
 			return 0;
 	}
 	inet_sk_set_state(sk, TCP_CLOSE);
+	lq_registry_unlisten(sk);
 	return err;
 }
 
@@ -206,12 +215,9 @@ static notrace int lq_listen_locked(struct sock *sk, int backlog)
 		lq_fastopen_init_key_once(sock_net(sk));
 	}
 
-	err = lq_csk_listen_start(sk);
-	if (err) {
-		lq_table_free(ls);
+	err = lq_csk_listen_start(sk, ls);
+	if (err)
 		return err;
-	}
-	lq_registry_add(ls);
 	tcp_call_bpf(sk, BPF_SOCK_OPS_TCP_LISTEN_CB, 0, NULL);
 	return 0;
 }
@@ -255,15 +261,17 @@ int notrace lq_inet_listen_sk(struct sock *sk, int backlog)
 
 /*
  * mode=observe: the stock inet_listen() does the work; the table is
- * allocated before (process context, may fail with -ENOMEM as in replace
- * mode) and recorded after, if the socket still listens (see
- * lq_registry_add(): no second trip through the socket lock).
+ * allocated before (process context) and recorded after, if the socket
+ * still listens (see lq_registry_add(): no second trip through the socket
+ * lock).  A failed allocation never fails the listen(): the listener gets
+ * a bare entry, or no row at all (counted in the untracked parameter).
  */
 int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 {
 	struct listen_sock *ls = NULL;
 	struct sock *sk = sock->sk;
 	int idx = lq_hold();
+	bool starts = false;
 	struct lq_params p;
 	int err;
 
@@ -271,11 +279,9 @@ int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 	/* unlocked peek, only to decide whether a table will be needed */
 	if (sock->state == SS_UNCONNECTED && sock->type == SOCK_STREAM &&
 	    READ_ONCE(sk->sk_state) == TCP_CLOSE) {
-		ls = lq_table_alloc(sk, &p, LQ_ORIGIN_LISTEN);
-		if (!ls) {
-			err = -ENOMEM;
-			goto out;
-		}
+		starts = true;
+		ls = lq_table_alloc(sk, &p, LQ_ORIGIN_LISTEN) ?:
+		     lq_table_alloc_bare(sk, &p, LQ_ORIGIN_LISTEN);
 	}
 
 	err = lq_stock_inet_listen(sock, backlog);
@@ -284,10 +290,12 @@ int notrace lq_inet_listen_observe(struct socket *sock, int backlog)
 		if (lq_registry_add(ls))
 			ls = NULL;
 	} else if (!err) {
+		/* a re-listen, or a start without memory for any entry */
+		if (starts)
+			lq_untracked_inc();
 		lq_registry_relisten(sk, &p);
 	}
 	lq_table_free(ls);
-out:
 	lq_release(idx);
 	return err;
 }

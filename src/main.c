@@ -86,6 +86,40 @@ module_param_cb(inject_alloc_fail, &lq_inject_alloc_fail_ops,
 MODULE_PARM_DESC(inject_alloc_fail,
 		 "make every Nth table allocation fail, 0 to 1000000 (0: never)");
 
+/*
+ * The largest listen_sock one listener gets, header included: a table that
+ * the sysctls would make larger is cut to the largest power of two of
+ * buckets that fits (syn_limit_by table_cap).  At least a page, so that
+ * every classic table of up to 256 buckets stays whole; at most 1 GiB.
+ */
+unsigned int listenq_max_table_bytes = LQ_MAX_TABLE_BYTES_DEFAULT;
+
+static int lq_max_table_bytes_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int bytes;
+
+	if (kstrtouint(val, 0, &bytes) || bytes < LQ_MAX_TABLE_BYTES_MIN ||
+	    bytes > LQ_MAX_TABLE_BYTES_MAX) {
+		pr_err("max_table_bytes=%.*s: must be an integer from %lu to %u\n",
+		       lq_param_echo_len(val), val, LQ_MAX_TABLE_BYTES_MIN,
+		       LQ_MAX_TABLE_BYTES_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(listenq_max_table_bytes, bytes);
+	return 0;
+}
+
+static const struct kernel_param_ops lq_max_table_bytes_ops = {
+	.set = lq_max_table_bytes_set,
+	.get = param_get_uint,
+};
+
+/* 0644: root only; a change applies to the listen() calls that follow. */
+module_param_cb(max_table_bytes, &lq_max_table_bytes_ops,
+		&listenq_max_table_bytes, 0644);
+MODULE_PARM_DESC(max_table_bytes,
+		 "largest listen_sock per listener in bytes, 4096 to 1073741824 (default 1048576)");
+
 /* Read-only counters shown as parameters; @arg is the function to call. */
 static int lq_counter_get(char *buf, const struct kernel_param *kp)
 {
@@ -110,6 +144,8 @@ module_param_cb(mirror_entries, &lq_counter_ops, lq_mirror_entries, 0444);
 MODULE_PARM_DESC(mirror_entries, "requests linked in syn_table mirrors (read-only)");
 module_param_cb(mirror_missed, &lq_counter_ops, lq_mirror_missed, 0444);
 MODULE_PARM_DESC(mirror_missed, "requests left out of a mirror for lack of memory (read-only)");
+module_param_cb(untracked, &lq_counter_ops, lq_untracked, 0444);
+MODULE_PARM_DESC(untracked, "listen() calls left without a row for lack of memory, mode=observe (read-only)");
 
 /*
  * Init order: resolve helpers, hook listen_stop, then listen, the receive

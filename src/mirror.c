@@ -43,8 +43,13 @@
  * Entries come from a slab cache with GFP_ATOMIC (softirq on a generic
  * kernel): one allocation and one hash per SYN queued, none for SYNs the
  * kernel drops or answers with a cookie.  The mirror holds at most what
- * the kernel's queues hold; an allocation failure leaves the request out
- * and is counted (mirror_missed).
+ * the kernel's queues hold; an allocation failure, or a listener without
+ * a table (queue.c), leaves the request out and is counted (mirror_missed).
+ * The cache accounts its objects, and each is charged to the listener's
+ * memory cgroup (lq_charge_begin()), also in softirq, where nothing would
+ * be charged otherwise; an atomic charge over the limit goes through, as
+ * the kernel's own atomic charges do, so the mirror never refuses a
+ * request the kernel queued for a reason of its own.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -130,8 +135,13 @@ static notrace struct lq_syn_entry *lq_syn_link(struct listen_sock *ls,
 						const struct request_sock *req,
 						struct lq_syn_entry *e)
 {
-	struct hlist_head *chain = &ls->syn_table[lq_syn_bucket(ls, req)];
+	struct hlist_head *chain;
 
+	if (!ls->nr_table_entries) {
+		atomic_inc(&lq_syn_missed);
+		return e;
+	}
+	chain = &ls->syn_table[lq_syn_bucket(ls, req)];
 	if (lq_syn_find(chain, req))
 		return e;
 	if (!ls->hash_rnd) {
@@ -150,13 +160,16 @@ static notrace struct lq_syn_entry *lq_syn_link(struct listen_sock *ls,
 static notrace void lq_syn_insert(const struct request_sock *req)
 {
 	const struct sock *listener = req->rsk_listener;
+	struct mem_cgroup *memcg;
 	struct lq_syn_entry *e;
 	struct listen_sock *ls;
 	unsigned long flags;
 
 	if (!listener)
 		return;
+	memcg = lq_charge_begin(listener);
 	e = kmem_cache_alloc(lq_syn_cache, GFP_ATOMIC | __GFP_NOWARN);
+	lq_charge_end(memcg);
 	if (!e) {
 		atomic_inc(&lq_syn_missed);
 		return;
@@ -538,7 +551,7 @@ static struct lq_redirects lq_removals, lq_insertions;
 
 int lq_mirror_init(void)
 {
-	lq_syn_cache = KMEM_CACHE(lq_syn_entry, 0);
+	lq_syn_cache = KMEM_CACHE(lq_syn_entry, SLAB_ACCOUNT);
 	return lq_syn_cache ? 0 : -ENOMEM;
 }
 

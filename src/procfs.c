@@ -38,6 +38,8 @@ static const char * const lq_limit_names[] = {
 	[LQ_LIMIT_SOMAXCONN] = "somaxconn",
 	[LQ_LIMIT_MAX_SYN_BACKLOG] = "max_syn_backlog",
 	[LQ_LIMIT_FLOOR] = "floor",
+	[LQ_LIMIT_TABLE_CAP] = "table_cap",
+	[LQ_LIMIT_NOMEM] = "nomem",
 };
 
 static void *lq_seq_start(struct seq_file *seq, loff_t *pos)
@@ -122,6 +124,7 @@ static int lq_seq_show(struct seq_file *seq, void *v)
 		   ls->nr_table_entries,
 		   lq_limit_names[ls->syn_limit_by],
 		   ls->max_qlen_log,
+		   !ls->nr_table_entries ? "none" :
 		   ls->vmalloced ? "vzalloc" : "kzalloc",
 		   ls->alloc_bytes,
 		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
@@ -165,18 +168,24 @@ static int lq_proc_release(struct inode *inode, struct file *file)
 
 /*
  * "reset" (optionally newline-terminated) zeroes the peaks and counters of
- * the writer's netns.  The capability is checked against that netns's
- * owning user namespace, so a container root can reset its own rows only.
+ * the netns the file was opened in, the one its rows show.  The writer
+ * must be in that netns, and both the opener and the writer must hold
+ * CAP_NET_ADMIN over its owning user namespace: a container root resets
+ * its own rows only, and a descriptor handed to another task or netns
+ * resets nothing.
  */
 #define LQ_WRITE_MAX	64
 
 static ssize_t lq_proc_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
-	struct net *net = current->nsproxy->net_ns;
+	struct seq_file *seq = file->private_data;
+	struct net *net = ((struct lq_seq *)seq->private)->net;
 	char buf[LQ_WRITE_MAX + 1];
 
-	if (!ns_capable(net->user_ns, CAP_NET_ADMIN))
+	if (!net_eq(net, current->nsproxy->net_ns) ||
+	    !file_ns_capable(file, net->user_ns, CAP_NET_ADMIN) ||
+	    !ns_capable(net->user_ns, CAP_NET_ADMIN))
 		return -EPERM;
 	if (count > LQ_WRITE_MAX)
 		return -EINVAL;

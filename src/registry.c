@@ -66,8 +66,10 @@ static notrace struct listen_sock *lq_find(const struct sock *sk)
 }
 
 /*
- * Add @ls if its socket still listens; a fresh listen() always wins over
- * what was there (an entry adopted at load while the listen path ran).
+ * The one way into the registry: add @ls if its socket still listens and,
+ * for an adopted entry, has none yet.  A fresh listen() always wins over
+ * what was there (an entry adopted at load while the listen path ran); an
+ * adopted entry never replaces one, so a socket has one entry at most.
  * Observe mode calls this after the stock inet_listen(), without the socket
  * lock: a close stores TCP_CLOSE before its listen_stop wrapper takes
  * lq_lock, so either the state read here shows the close, or the wrapper
@@ -82,10 +84,15 @@ bool notrace lq_registry_add(struct listen_sock *ls)
 	listening = READ_ONCE(ls->sk->sk_state) == TCP_LISTEN;
 	if (listening) {
 		old = lq_find(ls->sk);
-		if (old)
-			hash_del(&old->node);
-		hash_add(lq_hash, &ls->node, (unsigned long)ls->sk);
-		lq_gen_bump();
+		if (old && ls->origin == LQ_ORIGIN_ADOPTED) {
+			listening = false;	/* listened meanwhile: keep that */
+			old = NULL;
+		} else {
+			if (old)
+				hash_del(&old->node);
+			hash_add(lq_hash, &ls->node, (unsigned long)ls->sk);
+			lq_gen_bump();
+		}
 	}
 	spin_unlock_bh(&lq_lock);
 	lq_table_free(old);
@@ -157,8 +164,11 @@ void lq_registry_reset(const struct net *net)
 	spin_unlock_bh(&lq_lock);
 }
 
-/* A listener stopped listening: drop its entry and free its table. */
-static notrace void lq_registry_stop(struct sock *sk)
+/*
+ * A listener stopped listening, or a listen start failed after its entry
+ * was added: drop the entry and free its table.
+ */
+notrace void lq_registry_unlisten(struct sock *sk)
 {
 	struct listen_sock *ls;
 	unsigned long flags;
@@ -201,7 +211,7 @@ notrace void lq_listen_stop(struct sock *sk)
 	int idx = lq_hold();
 
 	static_call(lq_stock_listen_stop)(sk);
-	lq_registry_stop(sk);
+	lq_registry_unlisten(sk);
 	lq_release(idx);
 }
 
@@ -256,15 +266,16 @@ static int lq_adopt_one(struct sock *sk)
 		goto out;	/* listened through our hook meanwhile */
 
 	lq_params_read(sk, READ_ONCE(sk->sk_max_ack_backlog), &p, false);
-	ls = lq_table_alloc(sk, &p, LQ_ORIGIN_ADOPTED);
+	/* a cgroup at its limit costs its listener the table, not the load */
+	ls = lq_table_alloc(sk, &p, LQ_ORIGIN_ADOPTED) ?:
+	     lq_table_alloc_bare(sk, &p, LQ_ORIGIN_ADOPTED);
 	if (!ls) {
 		err = -ENOMEM;
 		goto out;
 	}
-	spin_lock_bh(&lq_lock);
-	hash_add(lq_hash, &ls->node, (unsigned long)sk);
-	lq_gen_bump();
-	spin_unlock_bh(&lq_lock);
+	/* an observe-mode listen() may have added its entry meanwhile */
+	if (!lq_registry_add(ls))
+		lq_table_free(ls);
 out:
 	release_sock(sk);
 	return err;
@@ -375,7 +386,7 @@ void lq_registry_exit(void)
 
 /*
  * For the mirror's wrappers, from softirq, the request timer or a task
- * (IRQs saved, see lq_registry_stop()): the entry of listener @sk or NULL,
+ * (IRQs saved, see lq_registry_unlisten()): the entry of listener @sk or NULL,
  * with the lock held either way.
  */
 struct listen_sock *notrace lq_registry_find_lock(const struct sock *sk,

@@ -2,9 +2,12 @@
 /*
  * Allocation faults from the kernel's own fault injection (failslab and
  * fail_page_alloc), aimed at listenq: only allocations with listenq's code
- * on the stack, made by this test's task, fail.  Every listen() either
- * works or fails with ENOMEM; after ENOMEM the same socket listens once
- * allocations succeed again; no table is left behind.  Loading under
+ * on the stack, made by this test's task, fail.  mode=replace: every
+ * listen() either works or fails with ENOMEM; after ENOMEM the same socket
+ * listens once allocations succeed again.  mode=observe: every listen()
+ * works, as on the stock kernel; a listener listenq had no memory for has
+ * a bare row (alloc none) or none (counted in the untracked parameter).
+ * No table is left behind.  Loading under
  * faults aims at listenq's direct allocations only (see lq_calibrate()).
  * Leaks are checked by the kmemleak scan of `make check-debug` after the
  * suite.
@@ -165,6 +168,18 @@ static int lq_serves(int fd)
 	return 1;
 }
 
+/* Has @fd a row with a table in /proc/listenq?  -1: no row at all. */
+static int lq_has_table(int fd)
+{
+	struct lq_table t;
+	int row = lq_fd_row(&t, fd), ret = -1;
+
+	if (row >= 0)
+		ret = strcmp(lq_cell(&t, row, "alloc"), "none") != 0;
+	lq_table_free(&t);
+	return ret;
+}
+
 FIXTURE(failslab) {
 	long base;
 	int kmsg;
@@ -199,9 +214,10 @@ FIXTURE_TEARDOWN(failslab)
 TEST_F_TIMEOUT(failslab, listen_fails_only_with_enomem, 900)
 {
 	static const int backlogs[] = { 0, 1, 16, 128, 511, 1000, 4096, 65535 };
+	long untracked = lq_param("untracked"), injected;
+	int observe = !strcmp(variant->mode, "observe");
+	int ok = 0, nomem = 0, missing = 0, i;
 	unsigned long start, end;
-	int ok = 0, nomem = 0, i;
-	long injected;
 
 	ASSERT_EQ(0, lq_module_range(&start, &end));
 	TH_LOG("listenq text from %#lx, %lu bytes", start, end - start);
@@ -219,7 +235,18 @@ TEST_F_TIMEOUT(failslab, listen_fails_only_with_enomem, 900)
 		ret = listen(fd, backlog);
 		err = errno;
 		ASSERT_EQ(0, lq_make_it_fail(0));
-		if (ret) {
+		if (observe) {
+			EXPECT_EQ(0, ret) {
+				TH_LOG("listen(%d) under faults, observe: %s", backlog,
+				       strerror(err));
+			}
+			ret = lq_has_table(fd);
+			missing += ret < 0;
+			if (ret > 0)
+				ok++;
+			else
+				nomem++;
+		} else if (ret) {
 			EXPECT_EQ(ENOMEM, err) {
 				TH_LOG("listen(%d) under faults: %s", backlog, strerror(err));
 			}
@@ -243,12 +270,13 @@ TEST_F_TIMEOUT(failslab, listen_fails_only_with_enomem, 900)
 	}
 	injected = lq_fail_injected();
 	lq_fail_disarm();
-	TH_LOG("%d listens: %d worked, %d ENOMEM; %ld allocations failed",
-	       LQ_ROUNDS, ok, nomem, injected);
-	/* Both outcomes happened, and every ENOMEM came from an injection. */
+	TH_LOG("%d listens: %d with a table, %d without (%d without a row); %ld allocations failed",
+	       LQ_ROUNDS, ok, nomem, missing, injected);
+	/* Both outcomes happened, and every failure came from an injection. */
 	EXPECT_LT(0, ok);
 	EXPECT_LT(0, nomem);
 	EXPECT_LE(nomem, injected);
+	EXPECT_EQ(missing, lq_param("untracked") - untracked);
 	EXPECT_EQ(self->base, lq_live_tables_wait(self->base, 5000));
 	EXPECT_EQ(0, lq_kmsg_splats(self->kmsg));
 }
@@ -281,7 +309,8 @@ static unsigned long lq_kernel_end(void)
  * without memory ("Failed to disarm kprobe-ftrace").  0: never reached.
  */
 static int lq_calibrate(struct __test_metadata *_metadata, size_t which,
-			unsigned long start, unsigned long end, int backlog)
+			unsigned long start, unsigned long end, int backlog,
+			int observe)
 {
 	int depth[ARRAY_SIZE(lq_fail_dirs)] = { 0 };
 	int d, fd, ret, err;
@@ -298,7 +327,11 @@ static int lq_calibrate(struct __test_metadata *_metadata, size_t which,
 		err = errno;
 		lq_make_it_fail(0);
 		lq_fail_disarm();
-		if (ret) {
+		if (observe) {
+			/* the listen works; the table is what failed */
+			EXPECT_EQ(0, ret);
+			ret = lq_has_table(fd) <= 0;
+		} else if (ret) {
 			EXPECT_EQ(ENOMEM, err);
 			EXPECT_EQ(0, listen(fd, backlog));
 		}
@@ -322,11 +355,12 @@ TEST_F_TIMEOUT(failslab, load_fails_only_with_enomem, 900)
 {
 	unsigned long kend = lq_kernel_end();
 	int fds[16], depth[ARRAY_SIZE(lq_fail_dirs)], i, ret, loaded = 0, nomem = 0;
+	int observe = !strcmp(variant->mode, "observe");
 
 	ASSERT_NE(0, kend);
 	/* a kzalloc'd table for failslab, a vzalloc'd one for the pages */
-	depth[0] = lq_calibrate(_metadata, 0, kend, ULONG_MAX, 128);
-	depth[1] = lq_calibrate(_metadata, 1, kend, ULONG_MAX, 65535);
+	depth[0] = lq_calibrate(_metadata, 0, kend, ULONG_MAX, 128, observe);
+	depth[1] = lq_calibrate(_metadata, 1, kend, ULONG_MAX, 65535, observe);
 	TH_LOG("direct allocations of listenq at stack depth %d (slab), %d (pages)",
 	       depth[0], depth[1]);
 	ASSERT_LT(0, depth[0]);

@@ -234,6 +234,45 @@ TEST_F(reset, zeroes_own_netns_only)
 	lq_table_free(&after);
 }
 
+/* Overflows shown for listener @lfd from the current netns; -1: no row. */
+static long long lq_overflows_of(int lfd)
+{
+	struct lq_table t;
+	long long n = -1;
+	int row;
+
+	if (lq_table_read(&t))
+		return -1;
+	row = lq_find_inode(&t, lq_fd_ino(lfd));
+	if (row >= 0)
+		n = lq_cell_num(&t, row, "overflows");
+	lq_table_free(&t);
+	return n;
+}
+
+/*
+ * A descriptor opened in one netns and written from another resets
+ * nothing (EPERM); written from its own, it resets the netns it shows.
+ */
+TEST_F(reset, other_netns_fd_is_eperm)
+{
+	int fd;
+
+	ASSERT_EQ(0, setns(self->ns[0], CLONE_NEWNET));
+	fd = open(LISTENQ_PROC, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, setns(self->ns[1], CLONE_NEWNET));
+	EXPECT_EQ(-EPERM, lq_write_proc(fd, "reset", 5));
+	EXPECT_LT(0, lq_overflows_of(self->lfd[1]));
+	ASSERT_EQ(0, setns(self->ns[0], CLONE_NEWNET));
+	EXPECT_LT(0, lq_overflows_of(self->lfd[0]));
+	EXPECT_EQ(0, lq_write_proc(fd, "reset", 5));
+	close(fd);
+	EXPECT_EQ(0, lq_overflows_of(self->lfd[0]));
+	ASSERT_EQ(0, setns(self->ns[1], CLONE_NEWNET));
+	EXPECT_LT(0, lq_overflows_of(self->lfd[1]));
+}
+
 TEST_F(reset, unprivileged_is_eperm)
 {
 	struct lq_table t;

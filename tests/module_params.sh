@@ -12,10 +12,13 @@ BAD_MODES=(bogus REPLACE replace2 observe, "" 1)
 BAD_INJECT=(-1 -2147483648 1000001 4294967295 4294967296 99999999999999999999
 	abc 1.5 12abc 7,8 "")
 GOOD_INJECT=(0 1 100 0x10 1000000)
+BAD_TABLE_BYTES=(0 4095 1073741825 4294967296 -4096 1M abc "")
+GOOD_TABLE_BYTES=(4096 65536 1048576 1073741824)
 
 ktap_print_header
 ktap_set_plan $(( ${#BAD_MODES[@]} + ${#BAD_INJECT[@]} + ${#GOOD_INJECT[@]} + 2 + 1 +
-	${#BAD_INJECT[@]} - 1 + 5 + 4 + 1 ))
+	${#BAD_INJECT[@]} - 1 + 5 + 4 + 1 +
+	${#BAD_TABLE_BYTES[@]} + ${#GOOD_TABLE_BYTES[@]} + 4 ))
 listenq_unload_quiet
 dmesg_mark
 
@@ -71,6 +74,15 @@ done
 for v in "${GOOD_INJECT[@]}"; do
 	check "insmod inject_alloc_fail=$v loads" \
 		insmod_loads "inject_alloc_fail=$v" "$((v))"
+done
+for v in "${BAD_TABLE_BYTES[@]}"; do
+	check "insmod max_table_bytes='$v' fails" \
+		insmod_fails_with "max_table_bytes=$v" \
+		"listenq: max_table_bytes=$v: must be an integer from 4096 to 1073741824"
+done
+for v in "${GOOD_TABLE_BYTES[@]}"; do
+	check "insmod max_table_bytes=$v loads" \
+		insmod_loads "max_table_bytes=$v" "$v"
 done
 check "insmod mode=replace loads" insmod_loads mode=replace replace
 check "insmod mode=observe loads" insmod_loads mode=observe observe
@@ -134,6 +146,26 @@ readonly_refuses() {
 check "mode is read-only at runtime" readonly_refuses mode observe
 check "mode is read-only to garbage too" readonly_refuses mode bogus
 check "live_tables is read-only" readonly_refuses live_tables 0
+check "untracked is read-only" readonly_refuses untracked 0
+
+# max_table_bytes: root may change it at runtime, within its range only.
+table_bytes_write() {
+	local v=$1 want=$2
+	if [ "$want" = refused ]; then
+		want=$(cat $P/max_table_bytes)
+		! sysfs_write max_table_bytes "$v" || return 1
+	else
+		sysfs_write max_table_bytes "$v" || return 1
+	fi
+	[ "$(cat $P/max_table_bytes)" = "$want" ]
+}
+check "write max_table_bytes=8192 taken" table_bytes_write 8192 8192
+check "write max_table_bytes=4095 refused" table_bytes_write 4095 refused
+check "nobody cannot write max_table_bytes" \
+	eval '! setpriv --reuid=65534 --regid=65534 --clear-groups \
+		sh -c "printf 4096 > $P/max_table_bytes" 2>/dev/null &&
+		[ "$(cat $P/max_table_bytes)" = 8192 ]'
+sysfs_write max_table_bytes 1048576
 if [ -e "$P/mirror_entries" ]; then
 	check "mirror_entries is read-only" readonly_refuses mirror_entries 0
 else
