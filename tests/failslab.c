@@ -27,25 +27,11 @@
 #define LQ_TIMES	1000000L
 
 static const char * const lq_fail_dirs[] = {
-	LQ_DEBUGFS "/failslab/", LQ_DEBUGFS "/fail_page_alloc/",
+	LQ_DEBUGFS "/failslab", LQ_DEBUGFS "/fail_page_alloc",
 };
 
-static int lq_fail_write(const char *dir, const char *attr, const char *val)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s%s", dir, attr);
-	return lq_write_str(path, val);
-}
-
-static long lq_fail_read(const char *dir, const char *attr)
-{
-	char path[PATH_MAX];
-	long val = -1;
-
-	snprintf(path, sizeof(path), "%s%s", dir, attr);
-	return lq_read_long(path, &val) ? -1 : val;
-}
+#define lq_fail_write lq_dir_write
+#define lq_fail_read lq_dir_read
 
 /* Fault injection for this task only (the harness runs each test in a child). */
 static int lq_make_it_fail(int on)

@@ -163,6 +163,25 @@ static inline int lq_write_long(const char *path, long val)
 	return lq_write_str(path, buf);
 }
 
+/* File @name of directory @dir (a cgroup, a debugfs injector). */
+static inline int lq_dir_write(const char *dir, const char *name, const char *val)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return lq_write_str(path, val);
+}
+
+/* A number from file @name of @dir; -1 when unreadable. */
+static inline long lq_dir_read(const char *dir, const char *name)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+	long val = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return lq_read_long(path, &val) ? -1 : val;
+}
+
 /* A module parameter, e.g. "live_tables"; -1 when unreadable. */
 static inline long lq_param(const char *name)
 {

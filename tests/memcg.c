@@ -33,22 +33,8 @@ FIXTURE(memcg) {
 
 LQ_MODE_VARIANTS(memcg);
 
-static int lq_cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	return lq_write_str(path, val);
-}
-
-static long lq_cg_read(const char *dir, const char *file)
-{
-	char path[PATH_MAX];
-	long val = -1;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	return lq_read_long(path, &val) ? -1 : val;
-}
+#define lq_cg_write lq_dir_write
+#define lq_cg_read lq_dir_read
 
 /* Has the root cgroup the memory controller, mounting cgroup2 if needed? */
 static int lq_cg_memory(void)
