@@ -107,7 +107,7 @@ struct listen_sock *notrace lq_table_alloc(struct sock *sk,
 	struct mem_cgroup *memcg;
 	struct listen_sock *ls;
 	enum lq_limit by;
-	u64 entries;
+	u64 entries, cap;
 	size_t size;
 	bool vm;
 	u32 n;
@@ -126,8 +126,9 @@ struct listen_sock *notrace lq_table_alloc(struct sock *sk,
 	}
 	/* u64: n + 1 may not fit in u32 when both limits are huge. */
 	entries = roundup_pow_of_two((u64)n + 1);
-	if (entries > lq_table_cap()) {
-		entries = lq_table_cap();
+	cap = lq_table_cap();
+	if (entries > cap) {
+		entries = cap;
 		by = LQ_LIMIT_TABLE_CAP;
 	}
 
