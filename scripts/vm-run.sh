@@ -56,7 +56,11 @@ outdir=$(cd "$outdir" && pwd)
 rm -f "$outdir"/{status,console.log,dmesg.txt}
 printf '%s\n' "$*" > "$outdir/cmd.sh"
 
+# A task blocked for 120 s or a CPU stuck for 20 s panics the guest, so a
+# hang ends in minutes with its stack traces in console.log, not at the
+# timeout without them (both are failures either way: see $splat below).
 append="console=ttyS0 no_timer_check loglevel=5 panic_on_warn=1 oops=panic panic=-1 slub_debug=FZPU"
+append+=" sysctl.kernel.hung_task_panic=1 softlockup_panic=1"
 case $rel in
 6.1.*|6.1-*) ;;
 *) append+=" kfence.sample_interval=1" ;;
@@ -122,6 +126,6 @@ if [ -n "$why" ]; then
 	log_file="$outdir/console.log"
 	[ -s "$outdir/dmesg.txt" ] && log_file="$outdir/dmesg.txt"
 	echo "vm-run: log tail ($log_file):" >&2
-	tail -n 40 "$log_file" >&2
+	tail -n 100 "$log_file" >&2
 fi
 exit "$rc"
